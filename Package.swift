@@ -1,0 +1,89 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings every target of ours shares (as swift-log and grpc-swift-2 do).
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+/// The training core is compiled with optimisation even in debug builds: its kernels run tens of
+/// times slower at -Onone and the test suite trains real (small) tasks. The CPU baseline decides
+/// whether vector FMAs become instructions or per-lane library calls; `haswell` (x86-64-v3:
+/// AVX2 + FMA) runs on every x86 cluster node of the last decade. Set GRAINSWEEP_TARGET_CPU
+/// (e.g. `native`) to build for one host only. Bits do not depend on the choice: the kernels fix
+/// their arithmetic order in the source.
+let targetCPU = Context.environment["GRAINSWEEP_TARGET_CPU"] ?? "haswell"
+#if arch(x86_64)
+let cpuFlags = ["-target-cpu", targetCPU]
+#else
+let cpuFlags: [String] = []
+#endif
+let hot: [SwiftSetting] = strict + [
+    .unsafeFlags(["-O", "-enforce-exclusivity=unchecked"] + cpuFlags),
+]
+
+let package = Package(
+    name: "grainsweep",
+    products: [
+        .executable(name: "grainsweep", targets: ["grainsweep"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // The interface between the experiment families and everything else: parameters, metrics, task identity.
+        .target(name: "ExperimentAPI", swiftSettings: strict),
+        // The hierarchical multi-view experiment: data, network, training. Pure compute, no I/O.
+        .target(name: "TrainingCore", swiftSettings: hot),
+        // Adapters that put each experiment family behind ExperimentAPI.ExperimentFamily.
+        .target(name: "Experiments", dependencies: ["ExperimentAPI", "TrainingCore"], swiftSettings: strict),
+        // Sweep specs (YAML), grid expansion, validation.
+        .target(name: "SweepModel", dependencies: ["ExperimentAPI", "Yams"], swiftSettings: strict),
+        // libzmq through pkg-config, and a small safe Swift layer over it.
+        .systemLibrary(
+            name: "CZeroMQ", pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
+        // The coordinator/worker protocol: message types and their binary codec.
+        .target(name: "WireProtocol", dependencies: ["ExperimentAPI"], swiftSettings: strict),
+        // Durable CSV results and curves.
+        .target(name: "Results", dependencies: ["ExperimentAPI"], swiftSettings: strict),
+        .target(
+            name: "Coordinator",
+            dependencies: [
+                "ExperimentAPI", "SweepModel", "WireProtocol", "ZeroMQ", "Results",
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict),
+        .target(
+            name: "Worker",
+            dependencies: [
+                "ExperimentAPI", "WireProtocol", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict),
+        // HTML + SVG reports from a results directory.
+        .target(name: "Report", dependencies: ["Results"], swiftSettings: strict),
+        .executableTarget(
+            name: "grainsweep",
+            dependencies: [
+                "ExperimentAPI", "Experiments", "SweepModel", "Coordinator", "Worker", "Results", "Report", "ZeroMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict),
+
+        .testTarget(name: "ExperimentAPITests", dependencies: ["ExperimentAPI"], swiftSettings: strict),
+        .testTarget(name: "TrainingCoreTests", dependencies: ["TrainingCore", "Experiments", "ExperimentAPI"], swiftSettings: hot),
+        .testTarget(name: "SweepModelTests", dependencies: ["SweepModel", "Experiments", "ExperimentAPI"], swiftSettings: strict),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
+        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol", "ExperimentAPI"], swiftSettings: strict),
+        .testTarget(name: "ResultsTests", dependencies: ["Results", "ExperimentAPI"], swiftSettings: strict),
+        .testTarget(
+            name: "CoordinatorTests",
+            dependencies: ["Coordinator", "Worker", "Experiments", "SweepModel", "WireProtocol", "ZeroMQ", "ExperimentAPI"],
+            swiftSettings: strict),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Results"], swiftSettings: strict),
+        // Real processes: builds and runs the grainsweep executable.
+        .testTarget(name: "IntegrationTests", dependencies: ["grainsweep", "Results", "ExperimentAPI"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderExperimentAPITests() { #expect(Bool(true)) }

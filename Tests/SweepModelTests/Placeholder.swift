@@ -1,0 +1,2 @@
+import Testing
+@Test func placeholderSweepModelTests() { #expect(Bool(true)) }
