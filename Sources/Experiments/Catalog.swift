@@ -1,0 +1,23 @@
+import ExperimentAPI
+
+/// Every experiment family this build of grainsweep can run, by name.
+///
+/// The coordinator and the sweep model take families from here (through the executable), never
+/// by importing a family's module, so adding a family is one line.
+public enum ExperimentCatalog {
+    /// All families; the first is the default when a spec names none.
+    public static let all: [any ExperimentFamily] = [HierarchyExperiment(), SleepExperiment()]
+
+    /// The default family: the label-granularity experiment of SCIENCE.md.
+    public static var defaultFamily: any ExperimentFamily { all[0] }
+
+    /// The family called `name`, if any.
+    public static func family(named name: String) -> (any ExperimentFamily)? {
+        all.first { $0.name == name }
+    }
+
+    /// Families by name.
+    public static var byName: [String: any ExperimentFamily] {
+        Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+    }
+}
