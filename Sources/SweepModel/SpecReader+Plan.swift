@@ -89,6 +89,9 @@ extension SpecReader {
         let specs = Dictionary(uniqueKeysWithValues: family.parameters.map { ($0.name, $0) })
         let parameterNames = family.parameters.map(\.name)
 
+        // The grid size, from the sizes of the lists and ranges alone, before any value is read or expanded.
+        guard checkGridSize(top) else { return nil }
+
         /// Where each parameter is set so far: `base.width`, `axes.width`, `zip[0].width`.
         var setAt: [String: (path: String, spot: Spot)] = [:]
 
@@ -135,7 +138,6 @@ extension SpecReader {
         var dimensions: [DraftDimension] = [readSeeds(top["seeds"]?.value)]
 
         // axes
-        var writtenCounts: [Int] = [dimensions[0].rows.count]
         if let node = top["axes"]?.value {
             if case .mapping = node {
                 for (key, keyNode, value) in entries(node, "axes") {
@@ -194,22 +196,9 @@ extension SpecReader {
             }
         }
 
-        // The grid size, before anything is expanded.
-        writtenCounts = dimensions.map(\.rows.count)
+        // The grid as written (its size was checked before any value was read).
         var written = 1
-        var overflow = false
-        for n in writtenCounts {
-            let (p, o) = written.multipliedReportingOverflow(by: n)
-            overflow = overflow || o
-            written = o ? Int.max : p
-        }
-        if overflow || written > limits.maximumTasks {
-            let factors = dimensions.map { "\($0.rows.count) \($0.label)" }.joined(separator: " × ")
-            let spot = top["axes"].map { Spot($0.keyNode) } ?? top["seeds"].map { Spot($0.keyNode) } ?? .start
-            fail(.gridSize, at: spot, "axes", found: "\(overflow ? "more than \(Int.max)" : formatCount(written)) tasks (\(factors))",
-                 expected: "at most \(formatCount(limits.maximumTasks)) tasks", hint: "narrow an axis, or raise the limit (plan --max-tasks)")
-            return nil
-        }
+        for dimension in dimensions { written *= dimension.rows.count }
         // Merge repeated values (after coercion 1 and 1.0 are one value) within each dimension.
         // Dimensions set disjoint parameters, so distinct rows in every dimension give distinct
         // tasks: the product of distinct rows has no duplicates left.
@@ -380,6 +369,47 @@ extension SpecReader {
     }
 
     // MARK: - Pieces
+
+    /// Refuses a grid over ``SweepLimits/maximumTasks`` (duplicates and excludes included), computing
+    /// its size from the sizes of the lists and ranges only.
+    func checkGridSize(_ top: [String: (keyNode: Node, value: Node)]) -> Bool {
+        muted = true
+        func size(_ node: Node) -> Int {
+            switch node {
+            case .sequence(let items): return items.count
+            case .mapping: return readRange(node, "").map(\.count) ?? 1
+            default: return 1
+            }
+        }
+        var factors: [(label: String, size: Int)] = []
+        if let node = top["seeds"]?.value {
+            if case .value(.integer(let n))? = node.scalarReading { factors.append(("seeds", max(n, 1))) } else { factors.append(("seeds", size(node))) }
+        } else {
+            factors.append(("seeds", 1))
+        }
+        if let node = top["axes"]?.value, case .mapping = node {
+            for (key, _, value) in entries(node, "axes") { factors.append(("axes." + key, size(value))) }
+        }
+        if let node = top["zip"]?.value, case .sequence(let groups) = node {
+            for (g, group) in groups.enumerated() {
+                if let first = entries(group, "").first { factors.append(("zip[\(g)]", size(first.value))) }
+            }
+        }
+        muted = false
+        var total = 1
+        var overflow = false
+        for factor in factors {
+            let (p, o) = total.multipliedReportingOverflow(by: factor.size)
+            overflow = overflow || o
+            total = o ? Int.max : p
+        }
+        guard overflow || total > limits.maximumTasks else { return true }
+        let text = factors.map { "\($0.size) \($0.label)" }.joined(separator: " × ")
+        let spot = top["axes"].map { Spot($0.keyNode) } ?? top["seeds"].map { Spot($0.keyNode) } ?? .start
+        fail(.gridSize, at: spot, "axes", found: "\(overflow ? "more than \(formatCount(Int.max))" : formatCount(total)) tasks (\(text))",
+             expected: "at most \(formatCount(limits.maximumTasks)) tasks", hint: "narrow an axis, or raise the limit (plan --max-tasks)")
+        return false
+    }
 
     func isNull(_ node: Node) -> Bool {
         if case .null? = node.scalarReading { return true }

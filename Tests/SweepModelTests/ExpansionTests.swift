@@ -166,7 +166,7 @@ import Testing
         let stepped = try plan("name: t\nexperiment: toy\naxes: {parts: {from: 2, to: 8, step: 3}, total: {from: 120, to: 40, step: -40}}\n")
         #expect(stepped.axes[0].values == [.integer(2), .integer(5), .integer(8)])
         #expect(stepped.axes[1].values == [.integer(120), .integer(80), .integer(40)])
-        let powers = try plan("name: t\nexperiment: toy\naxes: {parts: {log2: [0, 5], num: 6}}\n")
+        let powers = try plan("name: t\nexperiment: toy\nbase: {total: 96}\naxes: {parts: {log2: [0, 5], num: 6}}\n")
         #expect(powers.axes[0].values == [1, 2, 4, 8, 16, 32].map { .integer($0) })
         let defaultStep = try plan("name: t\nexperiment: toy\naxes: {parts: {from: 1, to: 3}}\n")
         #expect(defaultStep.axes[0].values.count == 3)
