@@ -117,6 +117,11 @@ struct Expansion: Sendable {
             digits[d] = rest % radices[d]
             rest /= radices[d]
         }
+        // Every key present up front, so that each task's copy is only updated, never grown.
+        var template = fixed
+        for dimension in dimensions {
+            for (c, name) in dimension.names.enumerated() { template[name] = dimension.rows[0][c] }
+        }
         var position: [String: Int] = [:]
         for index in range {
             var excluded = false
@@ -131,7 +136,7 @@ struct Expansion: Sendable {
                 }
             } else {
                 chunk.kept?.append(index)
-                var values = fixed
+                var values = template
                 for d in dimensions.indices {
                     let row = dimensions[d].rows[digits[d]]
                     for (c, name) in dimensions[d].names.enumerated() { values[name] = row[c] }
