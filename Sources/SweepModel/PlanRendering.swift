@@ -8,9 +8,9 @@ extension SweepPlan {
         var lines: [String] = []
         lines.append("sweep \(name): experiment \(family.name), from \(specPath)")
         if let descriptionText, !descriptionText.isEmpty { lines.append("  " + descriptionText) }
-        let factors = ["\(seeds.count) seeds"]
-            + axes.map { "\($0.values.count) \($0.name)" }
-            + zipGroups.map { "\($0.first?.values.count ?? 0) (\($0.map(\.name).joined(separator: ", ")))" }
+        let factors = ["\(formatCount(seeds.count)) seeds"]
+            + axes.map { "\(formatCount($0.values.count)) \($0.name)" }
+            + zipGroups.map { "\(formatCount($0.first?.values.count ?? 0)) (\($0.map(\.name).joined(separator: ", ")))" }
         lines.append("tasks: \(formatCount(count)) = \(factors.joined(separator: " × ")) = \(formatCount(gridCount)) combinations"
             + ", \(formatCount(excludedCount)) excluded, \(formatCount(mergedCount)) duplicates merged")
         let sweptNames = Set(["seed"] + axes.map(\.name) + zipGroups.flatMap { $0.map(\.name) })

@@ -368,7 +368,7 @@ extension SpecReader {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
-            let found = problem + (context.map { " (\($0.text) at line \($0.mark.line))" } ?? "")
+            let found = "a YAML syntax error: " + problem + (context.map { " (\($0.text) at line \($0.mark.line))" } ?? "")
             fail(.syntax, at: Spot(line: mark.line, column: mark.column), "(document)", found: found, expected: "valid YAML")
         default:
             fail(.syntax, at: .start, "(document)", found: "\(error)", expected: "valid YAML")
