@@ -199,6 +199,7 @@ extension SpecReader {
         // The grid as written (its size was checked before any value was read).
         var written = 1
         for dimension in dimensions { written *= dimension.rows.count }
+
         // Merge repeated values (after coercion 1 and 1.0 are one value) within each dimension.
         // Dimensions set disjoint parameters, so distinct rows in every dimension give distinct
         // tasks: the product of distinct rows has no duplicates left.
@@ -219,6 +220,7 @@ extension SpecReader {
             dimensions[d].rows = rows
             dimensions[d].sources = sources
         }
+
         // exclude (checked even when other parts failed, skipping parameters whose values did not read)
         let unread = Set(setAt.keys).subtracting(dimensions.flatMap(\.names)).subtracting(base.map(\.name))
         var rules = readExcludes(top["exclude"]?.value, dimensions: dimensions, specs: specs, family: family, unread: unread)
@@ -241,7 +243,7 @@ extension SpecReader {
                 }
             }
         }
-
+        guard errors.isEmpty else { return nil }
 
         // Expand: check every combination the family will see, sum the estimates, find the kept ones.
         let fixed = ParameterSet(fixedValues)
