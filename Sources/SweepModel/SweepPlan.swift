@@ -1,4 +1,6 @@
+import Dispatch
 import ExperimentAPI
+import Foundation
 
 /// Guard rails for loading specs.
 public struct SweepLimits: Sendable {
@@ -88,6 +90,27 @@ public struct SweepPlan: Sendable {
     /// The id of the task at `index`, without building its parameter set (faster than ``task(at:)``).
     public func id(at index: Int) -> TaskID {
         layout.withDigits(ofTask: index) { layout.identity.id($0) }
+    }
+
+    /// The ids of all tasks, in plan order, computed on `threads` threads (the result does not
+    /// depend on their number). For a coordinator that indexes tasks by id, this is much cheaper
+    /// than calling ``task(at:)`` for each.
+    /// - Complexity: O(count); one SHA-256 per task.
+    public func ids(threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> [TaskID] {
+        let n = count
+        let pieces = n < 1 << 14 ? 1 : max(1, min(threads, 16))
+        return [TaskID](unsafeUninitializedCapacity: n) { buffer, initialized in
+            let out = IDSlots(base: buffer.baseAddress)
+            let layout = self.layout
+            let fill: @Sendable (Int) -> Void = { piece in
+                let from = n * piece / pieces, to = n * (piece + 1) / pieces
+                for i in from..<to {
+                    (out.base! + i).initialize(to: layout.withDigits(ofTask: i) { layout.identity.id($0) })
+                }
+            }
+            if pieces == 1 { fill(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: fill) }
+            initialized = n
+        }
     }
 
     /// The tasks as a random-access collection, computed on access.
@@ -212,4 +235,11 @@ struct EncodingTemplate: Sendable {
             return TaskID.of(canonicalEncoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: length))
         }
     }
+}
+
+/// The output of ``SweepPlan/ids(threads:)``.
+// @unchecked Sendable: each thread initialises a disjoint range of the buffer, which is read only
+// after concurrentPerform returns.
+private struct IDSlots: @unchecked Sendable {
+    let base: UnsafeMutablePointer<TaskID>?
 }

@@ -214,6 +214,15 @@ import Testing
         }
     }
 
+    @Test func bulkIdsEqualPerTaskIds() throws {
+        let p = try plan("name: t\nexperiment: toy\naxes: {rate: {linspace: [0.01, 1], num: 100}}\nexclude: [{rate: 0.5}]\nseeds: 300\n")
+        #expect(p.count == 99 * 300)
+        let one = p.ids(threads: 1), two = p.ids(threads: 2)
+        #expect(one == two)
+        #expect(one.count == p.count)
+        for i in [0, 1, 14_849, 29_699] { #expect(one[i] == p.task(at: i).id) }
+    }
+
     /// Grids of 65,536 or more combinations are expanded in chunks, in parallel; order, excludes
     /// and cross-check counts must not notice.
     @Test func chunkedExpansionKeepsOrderExcludesAndCounts() throws {
