@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // The interface between the experiment families and everything else: parameters, metrics, task identity.
@@ -49,7 +50,9 @@ let package = Package(
         // The coordinator/worker protocol: message types and their binary codec.
         .target(name: "WireProtocol", dependencies: ["ExperimentAPI"], swiftSettings: strict),
         // Durable CSV results and curves.
-        .target(name: "Results", dependencies: ["ExperimentAPI"], swiftSettings: strict),
+        .target(
+            name: "Results", dependencies: ["ExperimentAPI", .product(name: "CSV", package: "CSV.swift")],
+            swiftSettings: strict),
         .target(
             name: "Coordinator",
             dependencies: [
