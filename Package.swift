@@ -56,21 +56,24 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "ExperimentAPI", "SweepModel", "WireProtocol", "ZeroMQ", "Results",
+                "ExperimentAPI", "SweepModel", "WireProtocol", "ZeroMQ", "Results", "Lifecycle",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
         .target(
             name: "Worker",
             dependencies: [
-                "ExperimentAPI", "WireProtocol", "ZeroMQ",
+                "ExperimentAPI", "WireProtocol", "ZeroMQ", "Lifecycle",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
+        // Stop requests from signals, shared by the coordinator and the worker.
+        .target(name: "Lifecycle", swiftSettings: strict),
         // HTML + SVG reports from a results directory.
         .target(name: "Report", dependencies: ["Results"], swiftSettings: strict),
         .executableTarget(
             name: "grainsweep",
             dependencies: [
                 "ExperimentAPI", "Experiments", "SweepModel", "Coordinator", "Worker", "Results", "Report", "ZeroMQ",
+                "Lifecycle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
@@ -87,6 +90,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Results"], swiftSettings: strict),
         // Real processes: builds and runs the grainsweep executable.
-        .testTarget(name: "IntegrationTests", dependencies: ["grainsweep", "Results", "ExperimentAPI"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["grainsweep", "Results", "ExperimentAPI", "ZeroMQ", "WireProtocol"],
+            swiftSettings: strict),
     ]
 )
