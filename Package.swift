@@ -42,10 +42,15 @@ let package = Package(
         .target(name: "Experiments", dependencies: ["ExperimentAPI", "TrainingCore"], swiftSettings: strict),
         // Sweep specs (YAML), grid expansion, validation.
         .target(name: "SweepModel", dependencies: ["ExperimentAPI", "Yams"], swiftSettings: strict),
-        // libzmq through pkg-config, and a small safe Swift layer over it.
-        .systemLibrary(
-            name: "CZeroMQ", pkgConfig: "libzmq",
-            providers: [.apt(["libzmq3-dev"])]),
+        // libzmq, and a small safe Swift layer over it (ZeroMQ).
+        //
+        // No `pkgConfig: "libzmq"`: Debian's libzmq.pc lists `krb5-gssapi` etc. under
+        // Requires.private, and SwiftPM folds their cflags (`-isystem /usr/include/mit-krb5`) into
+        // ours and warns "prohibited flag(s)" on every build. We need none of them: zmq.h lives in
+        // /usr/include (on the default search path) and the modulemap's `link "zmq"` is the only
+        // linker flag libzmq.pc's `Libs:` carries. A libzmq installed under another prefix would
+        // need CPATH/LIBRARY_PATH (or -Xcc -I / -Xlinker -L); every supported host uses the apt package.
+        .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
         // The coordinator/worker protocol: message types and their binary codec.
         .target(name: "WireProtocol", dependencies: ["ExperimentAPI"], swiftSettings: strict),
