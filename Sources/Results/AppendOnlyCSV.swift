@@ -100,12 +100,16 @@ public final class AppendOnlyCSV {
     }
 
     /// Reads a CSV file: its header and rows (RFC 4180, through CSV.swift).
+    ///
+    /// The file is read into memory first: CSV.swift's stream reader reports `cannotReadFile` at
+    /// the end of a file on Linux (its stream claims bytes available at EOF).
     public static func readRows(path: String) throws(ResultsError) -> (header: [String], rows: [[String]]) {
-        guard let stream = InputStream(fileAtPath: path) else {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw ResultsError(path: path, message: "cannot open for reading")
         }
+        guard !data.isEmpty else { return ([], []) }
         do {
-            let reader = try CSVReader(stream: stream, hasHeaderRow: true)
+            let reader = try CSVReader(string: String(decoding: data, as: UTF8.self), hasHeaderRow: true)
             var rows: [[String]] = []
             while let row = reader.next() { rows.append(row) }
             if let error = reader.error { throw error }

@@ -20,23 +20,28 @@ enum SlotEvent: Sendable {
 
 /// The slot threads of a worker: each takes one job at a time from a shared queue and runs it on
 /// the training core; outcomes go to an outbox that the I/O thread drains after being woken
-/// through an eventfd (which it polls beside the ZeroMQ socket).
+/// through a non-blocking pipe (which it polls beside the ZeroMQ socket).
 ///
 /// Slot threads never touch the socket (a ZeroMQ socket belongs to one thread), so the I/O
 /// thread keeps heartbeating however busy training keeps the cores.
 final class SlotPool: @unchecked Sendable {
-    // @unchecked: every mutable field is guarded by `condition`; `wakeFD` is written to only.
+    // @unchecked: every mutable field is guarded by `condition`; the pipe's ends are only read
+    // (by the I/O thread) and written (by slot threads), which the kernel makes safe.
     private let condition = NSCondition()
     private var jobs: [Job] = []
     private var outbox: [SlotEvent] = []
     private var stopping = false
+    /// The read end of the wake-up pipe, for the I/O thread's poll.
     let wakeFD: Int32
+    private let wakeWriteFD: Int32
     let threadsPerSlot: Int
 
     init(slots: Int, threadsPerSlot: Int) {
         self.threadsPerSlot = threadsPerSlot
-        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
-        precondition(wakeFD >= 0, "eventfd failed")
+        var ends: [Int32] = [0, 0]
+        precondition(pipe2(&ends, O_NONBLOCK | O_CLOEXEC) == 0, "pipe2 failed")
+        wakeFD = ends[0]
+        wakeWriteFD = ends[1]
         for n in 0..<slots {
             let thread = Thread { [self] in slotLoop() }
             thread.name = "grainsweep-slot-\(n)"
@@ -52,10 +57,10 @@ final class SlotPool: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Takes every event posted since the last call (and clears the eventfd).
+    /// Takes every event posted since the last call (and empties the wake-up pipe).
     func drain() -> [SlotEvent] {
-        var counter: UInt64 = 0
-        _ = read(wakeFD, &counter, 8)
+        var sink = [UInt8](repeating: 0, count: 256)
+        while read(wakeFD, &sink, sink.count) > 0 {}
         condition.lock()
         defer { condition.unlock() }
         let events = outbox
@@ -75,8 +80,8 @@ final class SlotPool: @unchecked Sendable {
         condition.lock()
         outbox.append(event)
         condition.unlock()
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
+        var one: UInt8 = 1
+        _ = write(wakeWriteFD, &one, 1)  // a full pipe (EAGAIN) already means "wake up"
     }
 
     private func slotLoop() {

@@ -14,8 +14,10 @@ import Darwin
 /// The item holds its socket strongly, so the socket cannot be deinitialised while polled; polling
 /// a socket that was closed throws `ENOTSOCK`.
 public struct ZMQPollItem {
-    /// The polled socket.
-    public let socket: ZMQSocket
+    /// The polled socket, or nil when the item polls a file descriptor.
+    public let socket: ZMQSocket?
+    /// The polled file descriptor (an eventfd, a pipe) when ``socket`` is nil.
+    public let fileDescriptor: Int32
     /// The events to wait for (`events` of `zmq_pollitem_t`).
     public var events: ZMQPollEvents
     /// The events that occurred in the last poll (`revents`).
@@ -23,6 +25,15 @@ public struct ZMQPollItem {
 
     public init(socket: ZMQSocket, events: ZMQPollEvents) {
         self.socket = socket
+        self.fileDescriptor = 0
+        self.events = events
+    }
+
+    /// Polls a plain file descriptor beside sockets (the `fd` field of `zmq_pollitem_t`), so that a
+    /// thread can be woken by another thread through an eventfd without sharing a socket.
+    public init(fileDescriptor: Int32, events: ZMQPollEvents) {
+        self.socket = nil
+        self.fileDescriptor = fileDescriptor
         self.events = events
     }
 
@@ -47,8 +58,10 @@ public func zmqPoll(_ items: inout [ZMQPollItem], timeoutMilliseconds: Int) thro
     let result = withUnsafeTemporaryAllocation(of: zmq_pollitem_t.self, capacity: max(n, 1)) { raw in
         Result { () throws(ZMQError) -> Int in
             for i in 0..<n {
-                let handle = try items[i].socket.pollHandle()
-                raw.initializeElement(at: i, to: zmq_pollitem_t(socket: handle, fd: 0, events: items[i].events.rawValue, revents: 0))
+                let handle = try items[i].socket?.pollHandle()
+                raw.initializeElement(
+                    at: i,
+                    to: zmq_pollitem_t(socket: handle, fd: items[i].fileDescriptor, events: items[i].events.rawValue, revents: 0))
             }
             let ready = try zmqCall("zmq_poll", retryOnInterrupt: false) {
                 zmq_poll(raw.baseAddress, Int32(n), timeoutMilliseconds)
