@@ -193,10 +193,15 @@ public struct SweepData: Sendable {
         }
         defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
         let table: (header: [String], rows: [[String]])
-        do {
-            table = try AppendOnlyCSV.readRows(path: readPath)
-        } catch {
-            throw ReportError(path: path, message: error.message)
+        if let read = try? AppendOnlyCSV.readRows(path: readPath) {
+            table = read
+        } else {
+            // AppendOnlyCSV.readRows fails on every file here (CSV.swift 2.5.2 on Linux: the file
+            // stream claims bytes at end of file, the next read returns 0 and the reader records
+            // `cannotReadFile`). Until Results reads from memory, parse the (complete-lined) bytes
+            // here: RFC 4180 as CSVField writes it, one line per row.
+            let bytes = temporary == nil ? data : data[data.startIndex...data.lastIndex(of: 10)!]
+            table = parseCSV(bytes)
         }
         let rows = table.rows.filter { $0.count == table.header.count }
         if rows.count < table.rows.count {
@@ -236,4 +241,55 @@ struct ResultColumns {
         guard let i = index[name], i < row.count else { return "" }
         return row[i]
     }
+}
+
+/// Parses RFC 4180 CSV as ``CSVField`` writes it: fields separated by commas, quoted when needed
+/// with quotes doubled, one row per line (no field holds a line break). A `\r` before the newline
+/// is dropped. The first row is the header.
+/// Complexity: O(n) in the bytes.
+func parseCSV<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> (header: [String], rows: [[String]]) {
+    var rows: [[String]] = []
+    var row: [String] = []
+    var field: [UInt8] = []
+    var quoted = false  // inside a quoted field
+    var previous: UInt8 = 0
+    var started = false  // the current line has any byte
+    for byte in bytes {
+        if quoted {
+            if byte == UInt8(ascii: "\"") {
+                quoted = false
+            } else {
+                field.append(byte)
+            }
+        } else {
+            switch byte {
+            case UInt8(ascii: "\""):
+                // A quote right after a closing quote is an escaped quote.
+                if previous == UInt8(ascii: "\""), started { field.append(byte) }
+                quoted = true
+            case UInt8(ascii: ","):
+                row.append(String(decoding: field, as: UTF8.self))
+                field.removeAll(keepingCapacity: true)
+            case 10:
+                if field.last == 13 { field.removeLast() }
+                row.append(String(decoding: field, as: UTF8.self))
+                rows.append(row)
+                row = []
+                field.removeAll(keepingCapacity: true)
+                started = false
+                previous = 0
+                continue
+            default:
+                field.append(byte)
+            }
+        }
+        started = true
+        previous = byte
+    }
+    if started {
+        row.append(String(decoding: field, as: UTF8.self))
+        rows.append(row)
+    }
+    guard let header = rows.first else { return ([], []) }
+    return (header, Array(rows.dropFirst()))
 }

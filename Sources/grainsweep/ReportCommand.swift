@@ -8,9 +8,9 @@ struct ReportCommand: ParsableCommand {
         abstract: "Write an HTML report (figures as inline SVG, grouped means with 95% intervals, provenance) of a results directory.",
         discussion: "Works while a sweep is still running (it shows what is finished) and on an empty directory. Each figure is also written as figures/<name>.svg beside the page.")
 
-    /// The build's version and commit shown on the page as the report's maker. Set by the root
-    /// command once it knows its version; until then a development marker.
-    nonisolated(unsafe) static var provenance = ReportProvenance(version: "dev", commit: nil)
+    /// The build's version and commit shown on the page as the report's maker: a development
+    /// marker until the package records its version and commit at build time.
+    static let provenance = ReportProvenance(version: "dev", commit: nil)
 
     @Argument(help: "The sweep's results directory (holding results.csv).")
     var directory: String
