@@ -203,12 +203,14 @@ struct HierarchyFigures {
             }
             plotPanels.append(PlotPanel(title: panelTitle(curveFacets, key), series: series))
         }
-        let legend = lines.map { LegendEntry(label: $0.label, color: $0.color, style: .lineAndMarker($0.marker)) }
+        let legend = lines.map {
+            LegendEntry(label: $0.label, color: $0.color, style: $0.dashed ? .dashedLineAndMarker($0.marker) : .lineAndMarker($0.marker))
+        }
         let name = "curves_hard_acc_\(phase)"
         let phaseText = phase == "pretrain" ? "pretraining" : "fine-tuning"
         let spec = FigureSpec(
             name: name, title: "Learning curves (\(phaseText)): hard-sample accuracy per epoch",
-            x: AxisSpec(label: "\(phaseText) epoch"), y: AxisSpec(label: "hard-sample test accuracy (fraction)"),
+            x: AxisSpec(label: "\(phaseText) epoch", integer: true), y: AxisSpec(label: "hard-sample test accuracy (fraction)"),
             panels: plotPanels, legendTitle: "granularity g", legend: legend)
         let caption = "Mean over tasks (seeds) of the hard-sample test accuracy after each \(phaseText) epoch, one line per label granularity."
             + (curveFacets.isEmpty ? "" : " One panel per \(curveFacets.joined(separator: " × ")).") + omittedNote(omitted)
@@ -224,8 +226,10 @@ func formatNumber(_ x: Double) -> String {
     return s.hasPrefix("-") && Double(s) == 0 ? String(s.dropFirst()) : s
 }
 
-/// `mean ± half-width`, or the mean alone for one replicate.
+/// `mean ± half-width` with the mean's decimals, or the mean alone for one replicate.
 func formatSummary(_ s: ReplicateSummary) -> String {
-    guard let h = s.halfWidth else { return formatNumber(s.mean) }
-    return "\(formatNumber(s.mean)) ± \(formatNumber(h))"
+    let mean = formatNumber(s.mean)
+    guard let h = s.halfWidth else { return mean }
+    let decimals = mean.split(separator: ".").dropFirst().first?.count ?? 0
+    return "\(mean) ± \(String(format: "%.\(decimals)f", h))"
 }

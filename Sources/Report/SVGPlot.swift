@@ -18,6 +18,8 @@ struct AxisSpec: Sendable {
     var scale: AxisScale = .linear
     /// When set, the axis covers at least this range (data outside widens it).
     var include: ClosedRange<Double>?
+    /// Whole-number data (epochs): ticks at integers only.
+    var integer = false
 }
 
 /// Marker shapes, cycled between series so that lines differ in more than their color.
@@ -63,7 +65,7 @@ struct PlotPanel: Sendable {
 /// One line of the legend.
 struct LegendEntry: Sendable {
     enum Style: Sendable {
-        case lineAndMarker(MarkerShape), marker(MarkerShape), dashedLine
+        case lineAndMarker(MarkerShape), dashedLineAndMarker(MarkerShape), marker(MarkerShape), dashedLine
     }
     var label: String
     var color: String
@@ -175,7 +177,7 @@ struct ResolvedAxis {
                 lo -= d
                 hi += d
             }
-            let step = niceStep((hi - lo) / 5)
+            let step = spec.integer ? Swift.max(1, niceStep((hi - lo) / 5)) : niceStep((hi - lo) / 5)
             let first = (lo / step).rounded(.down) * step
             let last = (hi / step).rounded(.up) * step
             var ticks: [(Double, String)] = []
@@ -233,7 +235,8 @@ func renderSVG(_ figure: FigureSpec) -> String {
     let longestLabel = ([figure.legendTitle ?? ""] + figure.legend.map(\.label)).map(\.count).max() ?? 0
     let legendWidth = figure.legend.isEmpty ? 0 : Double(max(110, longestLabel * 7 + 44))
     let plotsWidth = Double(columns) * Layout.cellWidth
-    let width = plotsWidth + legendWidth + 10
+    // Wide enough for the title (about 9 units a character at 15px bold).
+    let width = max(plotsWidth + legendWidth + 10, Double(figure.title.count) * 9 + 24)
     let legendHeight = Double(figure.legend.count + (figure.legendTitle == nil ? 0 : 1)) * Layout.legendLine + 20
     let height = Layout.titleHeight + max(Double(rows) * Layout.cellHeight, legendHeight) + 8
 
@@ -262,6 +265,9 @@ func renderSVG(_ figure: FigureSpec) -> String {
             switch entry.style {
             case .lineAndMarker(let shape):
                 svg += "<line x1=\"\(coordinate(x))\" y1=\"\(coordinate(y))\" x2=\"\(coordinate(x + 28))\" y2=\"\(coordinate(y))\" stroke=\"\(entry.color)\" stroke-width=\"2\"/>"
+                svg += marker(shape, x: x + 14, y: y, radius: 3.5, color: entry.color, tooltip: nil)
+            case .dashedLineAndMarker(let shape):
+                svg += "<line x1=\"\(coordinate(x))\" y1=\"\(coordinate(y))\" x2=\"\(coordinate(x + 28))\" y2=\"\(coordinate(y))\" stroke=\"\(entry.color)\" stroke-width=\"2\" stroke-dasharray=\"5 3\"/>"
                 svg += marker(shape, x: x + 14, y: y, radius: 3.5, color: entry.color, tooltip: nil)
             case .marker(let shape):
                 svg += marker(shape, x: x + 14, y: y, radius: 4, color: entry.color, tooltip: nil)
@@ -314,10 +320,18 @@ private func renderPanel(
         guard let y = py(reference.y) else { continue }
         svg += "<line class=\"reference\" x1=\"\(coordinate(left))\" y1=\"\(coordinate(y))\" x2=\"\(coordinate(right))\" y2=\"\(coordinate(y))\" stroke=\"\(reference.color)\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"><title>\(escapeXML(reference.label))</title></line>\n"
     }
+    // Lines with error bars at shared x values are shifted apart a little so the bars don't hide each other.
+    let barred = panel.series.filter { $0.connect && $0.points.contains { $0.low != nil } }.count
+    var barredIndex = 0
     for series in panel.series {
+        var dodge = 0.0
+        if series.connect, barred > 1, series.points.contains(where: { $0.low != nil }) {
+            dodge = (Double(barredIndex) - Double(barred - 1) / 2) * 4
+            barredIndex += 1
+        }
         let placed = series.points.compactMap { p -> (Double, Double, PlotPoint)? in
             guard let x = px(p.x), let y = py(p.y) else { return nil }
-            return (x, y, p)
+            return (x + dodge, y, p)
         }
         svg += "<g class=\"series\" data-series=\"\(escapeXML(series.label))\">"
         if series.connect, placed.count >= 1 {

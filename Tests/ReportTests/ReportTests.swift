@@ -145,7 +145,7 @@ import Testing
         #expect(html.contains("no science figures"))
         // value = seed/2 + ms over seeds 0..3: mean ms + 0.75, s = sqrt(5/12) * 1, t(3) = 3.1824463.
         let hw = 3.1824463 * (5.0 / 12.0).squareRoot() / 2
-        #expect(html.contains("<tr><td>10</td><td class=\"num\">4</td><td class=\"num\">\(String(format: "10.75 ± %.3f", hw))</td>"))
+        #expect(html.contains("<tr><td>10</td><td class=\"num\">4</td><td class=\"num\">\(String(format: "10.75 ± %.2f", hw))</td>"))
         #expect(html.contains("<tr><td>0</td><td class=\"num\">4</td><td class=\"num\">\(String(format: "0.750 ± %.3f", hw))</td>"))
     }
 
