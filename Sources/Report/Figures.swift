@@ -126,7 +126,9 @@ struct HierarchyFigures {
             legend: legend)
         let caption = "Mean over seeds with 95% t-intervals (error bars) of the \(axis) after fine-tuning on coarse labels, "
             + "against the number of pretraining classes per superclass g (g = 1: coarse; g = subclasses: leaf level; larger: finer than the features). "
-            + "One line per rare-feature frequency; dashed lines in the same color are the from-scratch baseline (pretrain: none) at that frequency."
+            + "One line per rare-feature frequency"
+            + (plotPanels.contains { !$0.references.isEmpty }
+                ? "; dashed lines in the same color are the from-scratch baseline (pretrain: none) at that frequency." : ".")
             + (facets.isEmpty ? "" : " One panel per \(facets.joined(separator: " × ")).") + omittedNote(omitted)
         return RenderedFigure(name: name, title: spec.title, caption: caption, svg: renderSVG(spec))
     }
@@ -186,13 +188,17 @@ struct HierarchyFigures {
         if curveRuns.contains(where: { $0.parameters["pretrain"] == "none" }) {
             lines.append(("from scratch", "#888888", .triangle, true, { $0.parameters["pretrain"] == "none" }))
         }
+        // Samples by task, in file order, so that each line reads only its own tasks' epochs.
+        var samplesByTask: [String: [CurveSample]] = [:]
+        for s in samples { samplesByTask[s.taskID, default: []].append(s) }
         var plotPanels: [PlotPanel] = []
         for key in keys {
             var series: [PlotSeries] = []
             for line in lines {
-                let ids = Set(curveRuns.filter { matches($0, curveFacets, key) && line.select($0) }.map(\.taskID))
                 var byEpoch: [Int: [Double]] = [:]
-                for s in samples where ids.contains(s.taskID) { byEpoch[s.epoch, default: []].append(s.metrics["hard_acc"]!) }
+                for run in curveRuns where matches(run, curveFacets, key) && line.select(run) {
+                    for s in samplesByTask[run.taskID] ?? [] { byEpoch[s.epoch, default: []].append(s.metrics["hard_acc"]!) }
+                }
                 let points = byEpoch.keys.sorted().compactMap { epoch -> PlotPoint? in
                     guard let s = ReplicateSummary(byEpoch[epoch]!) else { return nil }
                     return PlotPoint(x: Double(epoch), y: s.mean, tooltip: "\(line.label), epoch \(epoch): \(formatNumber(s.mean)) (n=\(s.count))")

@@ -12,6 +12,7 @@ struct SyntheticSweep {
     var granularities = [1, 2, 4, 8, 16]
     var rareFrequencies = [0.1, 0.3]
     var noises = [0.5]
+    var alignments = ["aligned"]
     var seeds = [0, 1, 2]
     var withBaseline = true
     var specText = "name: synthetic\nexperiment: hierarchy\n"
@@ -29,23 +30,26 @@ struct SyntheticSweep {
     func rows() -> [Row] {
         var rows: [Row] = []
         var n = 0
-        func add(g: Int, rf: Double, noise: Double, pretrain: String, seed: Int, hard: Double, easy: Double) {
+        func add(g: Int, rf: Double, noise: Double, alignment: String = "aligned", pretrain: String, seed: Int, hard: Double, easy: Double) {
             n += 1
             let id = String(format: "%016x", n * 7919)
             let common = 0.8 - 0.01 * Double(g) + 0.01 * Double(seed)
             let fine = 0.2 + 0.03 * Double(g) + 0.01 * Double(seed)
-            let fields = [id, "hierarchy", "2", "8", String(g), rf.description, noise.description, "16", "64", "8", "aligned", pretrain, "probe", String(seed),
+            let fields = [id, "hierarchy", "2", "8", String(g), rf.description, noise.description, "16", "64", "8", alignment, pretrain, "probe", String(seed),
                           easy.description, hard.description, "0.7", common.description, fine.description, "100",
                           "1", seed % 2 == 0 ? "node-a" : "node-b", "2", "1.5", "2026-11-0\(1 + seed)T10:00:00Z", "x"]
             rows.append(Row(id: id, fields: fields))
         }
         for noise in noises {
             for rf in rareFrequencies {
-                for g in granularities {
-                    for seed in seeds {
-                        add(g: g, rf: rf, noise: noise, pretrain: "supervised", seed: seed,
-                            hard: Self.hardAccuracy(g: g, rf: rf, noise: noise, seed: seed),
-                            easy: Self.easyAccuracy(g: g, rf: rf, noise: noise, seed: seed))
+                for alignment in alignments {
+                    for g in granularities {
+                        for seed in seeds {
+                            let shift = alignment == "aligned" ? 0 : -0.1
+                            add(g: g, rf: rf, noise: noise, alignment: alignment, pretrain: "supervised", seed: seed,
+                                hard: Self.hardAccuracy(g: g, rf: rf, noise: noise, seed: seed) + shift,
+                                easy: Self.easyAccuracy(g: g, rf: rf, noise: noise, seed: seed))
+                        }
                     }
                 }
                 if withBaseline {

@@ -87,6 +87,18 @@ import Testing
         #expect(hard.contains("noise 0.25") && hard.contains("noise 0.5"))
     }
 
+    @Test func alignmentVariantsArePanelsWithTheSameBaseline() throws {
+        var sweep = SyntheticSweep()
+        sweep.alignments = ["aligned", "misaligned", "random"]
+        let html = try render(sweep.write(to: temporaryDirectory())).html
+        let hard = try #require(svgOfFigure("hard_acc_vs_granularity", in: html))
+        #expect(count("class=\"panel\"", in: hard) == 3)
+        #expect(count("<polyline", in: hard) == 3 * 2)
+        // The from-scratch runs have no pretraining labels: each panel shows them, per rare_freq.
+        #expect(count("class=\"reference\"", in: hard) == 3 * 2)
+        #expect(hard.contains(">alignment misaligned<") && hard.contains(">alignment random<"))
+    }
+
     @Test func partialDirectoryWithATornLastLine() throws {
         // A row cut mid-write, inside an open quote: it must be dropped, not crash the reader.
         let dir = try SyntheticSweep().write(to: temporaryDirectory(), tornResults: "00000000000000ff,hierarchy,2,8,4,0.1,0.5,16,\"ali")
