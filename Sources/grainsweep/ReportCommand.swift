@@ -10,7 +10,7 @@ struct ReportCommand: ParsableCommand {
 
     /// The build's version and commit shown on the page as the report's maker: a development
     /// marker until the package records its version and commit at build time.
-    static let provenance = ReportProvenance(version: "dev", commit: nil)
+    static let provenance = ReportProvenance(version: grainsweepVersion, commit: nil)
 
     @Argument(help: "The sweep's results directory (holding results.csv).")
     var directory: String
