@@ -515,14 +515,18 @@ private struct WireWriter {
         bytes.append(contentsOf: cut)
     }
 
+    /// Checks and appends a name in one pass over its UTF-8.
     mutating func name(_ s: String, _ field: @autoclosure () -> String) throws(EncodeError) {
         var copy = s
-        let ok = copy.withUTF8 { raw in raw.count <= WireLimits.maxNameBytes && isSnakeCaseName(UnsafeRawBufferPointer(raw)) }
+        let ok = copy.withUTF8 { raw in
+            guard raw.count <= WireLimits.maxNameBytes, isSnakeCaseName(UnsafeRawBufferPointer(raw)) else { return false }
+            u16(UInt16(raw.count))
+            bytes.append(contentsOf: raw)
+            return true
+        }
         guard ok else {
             throw EncodeError(field: field(), problem: "\"\(s)\" is not a snake_case ASCII name of at most \(WireLimits.maxNameBytes) bytes")
         }
-        u16(UInt16(s.utf8.count))
-        bytes.append(contentsOf: s.utf8)
     }
 
     mutating func lease(_ l: LeaseRef, _ field: @autoclosure () -> String) throws(EncodeError) {
@@ -589,14 +593,22 @@ private struct WireWriter {
                 throw EncodeError(field: "task.parameters", problem: "\(t.parameters.count) exceed \(WireLimits.maxParameters)")
             }
             u16(UInt16(t.parameters.count))
-            var previous: String?
+            var previous = 0..<0  // where the previous name's bytes are in `bytes`
             for (i, p) in t.parameters.enumerated() {
-                if let previous, !(previous < p.name) {
-                    throw EncodeError(field: "task.parameters[\(i)]", problem: previous == p.name
-                        ? "duplicate parameter \(p.name)" : "parameters must be sorted by name (\(p.name) after \(previous))")
-                }
-                previous = p.name
+                let start = bytes.count + 2
                 try name(p.name, "task.parameters[\(i)].name")
+                let current = start..<bytes.count
+                if i > 0 {
+                    // Compare the names as written: byte order, the order the decoder checks.
+                    let order = bytes.withUnsafeBytes { b in
+                        compareBytes(UnsafeRawBufferPointer(rebasing: b[previous]), UnsafeRawBufferPointer(rebasing: b[current]))
+                    }
+                    if order >= 0 {
+                        throw EncodeError(field: "task.parameters[\(i)]", problem: order == 0
+                            ? "duplicate parameter \(p.name)" : "parameters must be sorted by name (\(p.name) after \(t.parameters[i - 1].name))")
+                    }
+                }
+                previous = current
                 switch p.value {
                 case .integer(let v):
                     u8(0)
