@@ -134,6 +134,9 @@ public final class ZAPAuthenticator: Sendable {
                 break  // ETERM: the context is shutting down
             }
         }
+        // zmq_close releases an inproc endpoint later, on libzmq's reaper thread; an explicit
+        // unbind releases it now, so a new authenticator can bind as soon as stop() returns.
+        try? zap.unbind(endpoint)
         zap.close()
         control.close()
     }
