@@ -2,8 +2,9 @@
 /// (seed included), in a canonical encoding, so that the same task has the same id in every
 /// sweep, on every host and in every version that keeps the encoding.
 ///
-/// STUB: the sweep-model work replaces the body of `of(experiment:parameters:)` with SHA-256 over
-/// the canonical encoding documented there.
+/// The hash is the first 16 bytes of SHA-256 (``SHA256``) over the UTF-8 bytes of
+/// ``canonicalEncoding(experiment:parameters:)``: `high` is bytes 0..<8 and `low` bytes 8..<16,
+/// each big-endian, so ``description`` is the first 32 hex digits of `sha256sum` of that text.
 public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let high: UInt64
     public let low: UInt64
@@ -42,13 +43,22 @@ public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible {
         return s
     }
 
+    /// The id of the task of `experiment` with these fully resolved parameters.
+    /// - Complexity: O(n) in the length of the canonical encoding; one SHA-256.
     public static func of(experiment: String, parameters: ParameterSet) -> TaskID {
-        // STUB (FNV-1a, two lanes) until SHA-256 lands.
-        var a: UInt64 = 0xcbf2_9ce4_8422_2325, b: UInt64 = 0x8422_2325_cbf2_9ce4
-        for byte in canonicalEncoding(experiment: experiment, parameters: parameters).utf8 {
-            a = (a ^ UInt64(byte)) &* 0x100_0000_01b3
-            b = (b ^ UInt64(byte)) &* 0x100_0000_01b3 &+ 7
-        }
-        return TaskID(high: a, low: b)
+        of(canonicalEncoding: canonicalEncoding(experiment: experiment, parameters: parameters))
+    }
+
+    /// The id whose canonical encoding is `bytes` (for callers that assemble the encoding
+    /// themselves, faster; they must produce exactly ``canonicalEncoding(experiment:parameters:)``).
+    public static func of(canonicalEncoding bytes: UnsafeRawBufferPointer) -> TaskID {
+        let digest = SHA256.hash(bytes)
+        return TaskID(high: digest.word0, low: digest.word1)
+    }
+
+    /// The id whose canonical encoding is `text`.
+    public static func of(canonicalEncoding text: String) -> TaskID {
+        let digest = SHA256.hash(text)
+        return TaskID(high: digest.word0, low: digest.word1)
     }
 }

@@ -1,0 +1,76 @@
+import ExperimentAPI
+import Experiments
+import Foundation
+import SweepModel
+import Testing
+
+/// The presets in sweeps/ load with the catalog's families.
+@Suite struct PresetTests {
+    static let sweeps = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("sweeps")
+
+    /// Parameter names of SCIENCE.md that the hierarchy family's interface stub does not declare
+    /// yet; smoke.yaml uses some of them. Errors about these are known issues until it does.
+    static let pendingHierarchyNames: Set<String> = [
+        "train_samples", "finetune_samples", "test_samples", "epochs", "common_patches", "fine_patches",
+        "alpha_lo", "alpha_hi", "feature_noise", "train_hard_frac",
+    ]
+
+    static func load(_ file: String) throws(SpecErrors) -> SweepPlan {
+        try SweepLoader.load(
+            path: sweeps.appendingPathComponent(file).path, families: ExperimentCatalog.byName,
+            defaultExperiment: ExperimentCatalog.defaultFamily.name)
+    }
+
+    @Test(arguments: [
+        ("quickstart.yaml", 16), ("paper.yaml", 2_565), ("smoke.yaml", 4), ("sleep-smoke.yaml", 20),
+        ("noop-100k.yaml", 100_000),
+    ])
+    func presetLoads(file: String, tasks: Int) throws {
+        do {
+            let plan = try Self.load(file)
+            #expect(plan.count == tasks)
+            #expect(plan.name + ".yaml" == file)
+        } catch {
+            let pending = error.errors.filter { $0.code == .unknownKey && Self.pendingHierarchyNames.contains($0.found) }
+            let other = error.errors.filter { !pending.contains($0) }
+            #expect(other.isEmpty, "\(SpecErrors(other))")
+            if !pending.isEmpty {
+                withKnownIssue("the hierarchy family does not declare \(pending.map(\.found)) yet") {
+                    Issue.record("\(SpecErrors(pending))")
+                }
+            }
+        }
+    }
+
+    @Test func quickstartContrastsCoarseAndFineOnTheDefaultFamily() throws {
+        let plan = try Self.load("quickstart.yaml")
+        #expect(plan.family.name == "hierarchy")
+        let subclasses = plan.fixedParameters.integer("subclasses")
+        #expect(plan.axes.map(\.name) == ["granularity"])
+        #expect(plan.axes[0].values == [.integer(1), .integer(subclasses)])
+    }
+
+    @Test func paperSweepsTheFourAxesAndTheVariants() throws {
+        let plan = try Self.load("paper.yaml")
+        #expect(Set(plan.axes.map(\.name)) == ["granularity", "rare_freq", "noise", "width"])
+        let variants = plan.zipGroups[0]
+        #expect(variants.map(\.name) == ["pretrain", "alignment"])
+        #expect(variants[0].values.contains(.text("none")))
+        #expect(Set(variants[1].values) == [.text("aligned"), .text("misaligned"), .text("random")])
+        // The baseline runs once per (rare_freq, noise, width, seed), at granularity 1.
+        let baseline = plan.tasks.filter { $0.parameters["pretrain"] == .text("none") }
+        #expect(baseline.count == 3 * 3 * 3 * 5)
+        #expect(baseline.allSatisfy { $0.parameters["granularity"] == .integer(1) })
+    }
+
+    @Test func sleepPresetsUseTheSleepFamily() throws {
+        let smoke = try Self.load("sleep-smoke.yaml")
+        #expect(smoke.family.name == "sleep")
+        let sleeps = smoke.tasks.map { $0.parameters.real("sleep_ms") }
+        #expect(sleeps.min() == 0 && sleeps.max() == 50)
+        let noop = try Self.load("noop-100k.yaml")
+        #expect(noop.fixedParameters["sleep_ms"] == .real(0))
+        #expect(noop.estimatedSeconds == 0)
+    }
+}
