@@ -1,3 +1,5 @@
+import CZeroMQ
+
 /// A libzmq socket type (the `type` argument of `zmq_socket`).
 public enum ZMQSocketType: Sendable, Hashable {
     case router, dealer, pair, push, pull, rep, req
@@ -63,5 +65,3 @@ public struct ZMQPollEvents: OptionSet, Sendable, Hashable {
     /// `ZMQ_POLLOUT`: at least one message can be sent without blocking.
     public static let writable = ZMQPollEvents(rawValue: Int16(ZMQ_POLLOUT))
 }
-
-import CZeroMQ

@@ -86,6 +86,22 @@ import Testing
         again.stop()
     }
 
+    @Test func zapAdmitsNullClientsOnlyWhenAllowed() throws {
+        for allowNull in [false, true] {
+            let context = try ZMQContext()
+            let zap = try ZAPAuthenticator(context: context, allowedPublicKeys: [String](), allowNull: allowNull)
+            defer { zap.stop() }
+            // libzmq asks ZAP about NULL clients only for sockets with a ZAP domain.
+            let (router, endpoint) = try boundRouter(context, options: [.zapDomain("grainsweep")])
+            let client = try ZMQSocket(context, .dealer)
+            try client.connect(endpoint)
+            try client.send([bytes("plain")])
+            let got = try receive(router, timeoutMilliseconds: allowNull ? 2000 : 300)
+            #expect((got != nil) == allowNull)
+            #expect(zap.admitted == (allowNull ? 1 : 0))
+        }
+    }
+
     @Test func zapStopsWhenContextShutsDown() throws {
         let context = try ZMQContext()
         let zap = try ZAPAuthenticator(context: context, allowedPublicKeys: [String]())

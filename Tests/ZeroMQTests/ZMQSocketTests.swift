@@ -68,6 +68,26 @@ import Testing
         #expect(try router.send([bytes("nobody"), bytes("task")], dontWait: true) == false)
     }
 
+    @Test func routerMandatoryPeerGoneReturnsFalse() throws {
+        let context = try ZMQContext()
+        let (router, endpoint) = try boundRouter(context, options: [.routerMandatory(true)])
+        let dealer = try ZMQSocket(context, .dealer)
+        try dealer.set(.routingID(bytes("w1")))
+        try dealer.connect(endpoint)
+        try dealer.send([bytes("hello")])
+        _ = try #require(try receive(router))
+        #expect(try router.send([bytes("w1"), bytes("task")]))
+        dealer.close()
+        // The disconnect reaches the ROUTER asynchronously; then sends fail instead of vanishing.
+        let deadline = ContinuousClock.now + .seconds(2)
+        var delivered = true
+        while delivered && ContinuousClock.now < deadline {
+            delivered = try router.send([bytes("w1"), bytes("task")], dontWait: true)
+            if delivered { usleep(2000) }
+        }
+        #expect(!delivered)
+    }
+
     @Test func maxMessageSizeDisconnectsSenderAndReceiverSurvives() throws {
         let context = try ZMQContext()
         let (router, endpoint) = try boundRouter(context, options: [.maxMessageSize(1024)])
