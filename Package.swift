@@ -78,7 +78,7 @@ let package = Package(
             name: "grainsweep",
             dependencies: [
                 "ExperimentAPI", "Experiments", "SweepModel", "Coordinator", "Worker", "Results", "Report", "ZeroMQ",
-                "Lifecycle",
+                "Lifecycle", "WireProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),

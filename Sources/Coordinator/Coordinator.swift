@@ -40,6 +40,9 @@ public final class Coordinator {
     private var failureHosts: [Int32: [String]] = [:]
 
     private var leases: [TaskID: Lease] = [:]
+    /// Curve points recorded for tasks not yet finished, so that points a worker sends again
+    /// (after a reconnect, for an adopted lease) are written once.
+    private var curveSeen: [TaskID: Set<CurveKey>] = [:]
     private var workers: [PeerID: WorkerState] = [:]
     private var counters = Counters()
     private var progress: ProgressMeter
@@ -47,6 +50,12 @@ public final class Coordinator {
     private let curveNames: [String]
 
     private enum TaskStatus: UInt8 { case pending, leased, done, quarantined }
+
+    private struct CurveKey: Hashable {
+        var attempt: Int
+        var phase: String
+        var epoch: Int
+    }
 
     private struct Lease {
         var worker: PeerID
@@ -354,10 +363,11 @@ public final class Coordinator {
         }
     }
 
-    /// Whether `peer` holds the lease; counts a rejection otherwise.
+    /// Whether `peer` holds the lease; otherwise counts a rejection and tells the peer to drop it.
     private func holds(_ peer: PeerID, _ ref: LeaseRef) -> Bool {
         if let lease = leases[ref.taskID], lease.worker == peer, lease.attempt == ref.attempt { return true }
         if let i = indexOf[ref.taskID], status[Int(i)] == .done { counters.stale += 1 } else { counters.rejected += 1 }
+        send(.cancel(ref), to: peer)
         return false
     }
 
@@ -369,6 +379,8 @@ public final class Coordinator {
             return
         }
         leases[report.lease.taskID]!.confirmed = true
+        let key = CurveKey(attempt: report.lease.attempt, phase: report.point.phase, epoch: report.point.epoch)
+        guard curveSeen[report.lease.taskID, default: []].insert(key).inserted else { return }
         directory.recordCurve(
             taskID: report.lease.taskID, attempt: report.lease.attempt, phase: report.point.phase,
             epoch: report.point.epoch, metrics: metrics.map { CSVField.number($0.value) })
@@ -388,6 +400,7 @@ public final class Coordinator {
         workers[peer]!.leases.remove(id)
         workers[peer]!.failureStreak.removeAll()
         status[Int(lease.index)] = .done
+        curveSeen[id] = nil
         doneCount += 1
         remaining -= 1
         ranThisSession += 1
@@ -451,6 +464,7 @@ public final class Coordinator {
     private func retryOrQuarantine(_ index: Int32, error: String) {
         if Int(attempts[Int(index)]) >= configuration.maxAttempts {
             status[Int(index)] = .quarantined
+            curveSeen[plan.task(at: Int(index)).id] = nil
             quarantinedCount += 1
             remaining -= 1
             let task = plan.task(at: Int(index))

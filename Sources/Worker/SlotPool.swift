@@ -39,7 +39,11 @@ final class SlotPool: @unchecked Sendable {
     init(slots: Int, threadsPerSlot: Int) {
         self.threadsPerSlot = threadsPerSlot
         var ends: [Int32] = [0, 0]
-        precondition(pipe2(&ends, O_NONBLOCK | O_CLOEXEC) == 0, "pipe2 failed")
+        precondition(pipe(&ends) == 0, "pipe failed")
+        for fd in ends {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
         wakeFD = ends[0]
         wakeWriteFD = ends[1]
         for n in 0..<slots {

@@ -22,8 +22,11 @@ public final class Worker {
 
     /// Leases being run, by task id.
     private var running: [TaskID: LeaseRef] = [:]
-    /// Outcomes already sent, kept until a coordinator has surely seen them (see type doc).
-    private var recent: [TaskID: (ref: LeaseRef, message: [UInt8], sentAt: Double)] = [:]
+    /// Outcomes already sent, with their curve points, kept until a coordinator has surely seen
+    /// them (see type doc).
+    private var recent: [TaskID: (ref: LeaseRef, curves: [[UInt8]], message: [UInt8], sentAt: Double)] = [:]
+    /// Curve points sent for running tasks, to send again if a new coordinator adopts the lease.
+    private var curveLog: [TaskID: [[UInt8]]] = [:]
     private var heartbeatInterval: Double
     private var liveness: Int
     /// Tasks completed, failed, and messages dropped (undecodable or unexpected), for logs and tests.
@@ -152,14 +155,23 @@ public final class Worker {
                 case .welcome(let welcome):
                     heartbeatInterval = Double(max(10, welcome.heartbeatIntervalMs)) / 1000
                     liveness = max(2, welcome.liveness)
-                    // Offer again what finished while no coordinator was listening.
-                    for (_, entry) in recent { _ = try? socket.send([entry.message], dontWait: true) }
+                    // Offer again what a coordinator may have missed: the curves of running tasks,
+                    // and curves and outcome of tasks that finished while none was listening.
+                    // A coordinator that has them already drops them (and says cancel).
+                    for id in running.keys { for bytes in curveLog[id] ?? [] { _ = try? socket.send([bytes], dontWait: true) } }
+                    for (_, entry) in recent {
+                        for bytes in entry.curves { _ = try? socket.send([bytes], dontWait: true) }
+                        _ = try? socket.send([entry.message], dontWait: true)
+                    }
                 case .task(let assignment):
                     accept(assignment, on: socket)
                 case .heartbeat:
                     break
                 case .cancel(let ref):
-                    if running[ref.taskID] == ref { running[ref.taskID] = nil }
+                    if running[ref.taskID] == ref {
+                        running[ref.taskID] = nil
+                        curveLog[ref.taskID] = nil
+                    }
                     if recent[ref.taskID]?.ref == ref { recent[ref.taskID] = nil }
                 case .reset:
                     send(hello(), on: socket)
@@ -232,15 +244,19 @@ public final class Worker {
         switch event {
         case .metrics(let ref, let point):
             guard running[ref.taskID] == ref else { return }
-            send(.metrics(MetricsReport(lease: ref, point: point)), on: socket)
+            let bytes = WireCodec.encode(.metrics(MetricsReport(lease: ref, point: point)))
+            _ = try? socket.send([bytes], dontWait: true)
+            if remember { curveLog[ref.taskID, default: []].append(bytes) }
         case .result(let ref, let wall, let metrics):
             guard running.removeValue(forKey: ref.taskID) != nil else { return }
             completed += 1
             let bytes = WireCodec.encode(.result(TaskResult(lease: ref, wallSeconds: wall, metrics: metrics)))
             _ = try? socket.send([bytes], dontWait: true)
-            if remember && recent.count < 1024 { recent[ref.taskID] = (ref, bytes, monotonicSeconds()) }
+            let curves = curveLog.removeValue(forKey: ref.taskID) ?? []
+            if remember && recent.count < 1024 { recent[ref.taskID] = (ref, curves, bytes, monotonicSeconds()) }
         case .failure(let ref, let error):
             guard running.removeValue(forKey: ref.taskID) != nil else { return }
+            curveLog[ref.taskID] = nil
             failed += 1
             let bytes = WireCodec.encode(.failure(TaskFailure(lease: ref, error: String(error.prefix(2000)))))
             _ = try? socket.send([bytes], dontWait: true)

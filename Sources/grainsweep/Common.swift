@@ -30,7 +30,7 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 /// every error (file:line:column, field, found, expected) and exiting non-zero on failure.
 func loadPlan(_ path: String, maxTasks: Int?) throws -> SweepPlan {
     var limits = SweepLimits()
-    if let maxTasks { limits.maxTasks = maxTasks }
+    if let maxTasks { limits.maximumTasks = maxTasks }
     do {
         return try SweepLoader.load(path: path, families: ExperimentCatalog.byName, limits: limits)
     } catch {
@@ -49,15 +49,15 @@ func fail(_ message: String, code: Int32 = 1) -> ExitCode {
 func hostName() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
-    return String(cString: buffer)
+    return cString(buffer)
 }
 
-/// The number of cores this process may use (affinity mask, so cgroup cpusets count).
+/// The number of cores this process may use (Foundation reads the affinity mask and cgroup quota).
 func usableCores() -> Int {
-    var set = cpu_set_t()
-    if sched_getaffinity(0, MemoryLayout<cpu_set_t>.size, &set) == 0 {
-        let count = withUnsafeBytes(of: &set) { raw in raw.reduce(0) { $0 + $1.nonzeroBitCount } }
-        if count > 0 { return count }
-    }
-    return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    max(1, ProcessInfo.processInfo.activeProcessorCount)
+}
+
+/// The text of a NUL-terminated C buffer.
+func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

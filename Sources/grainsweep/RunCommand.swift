@@ -50,7 +50,8 @@ struct RunCommand: ParsableCommand {
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(
-                plan: plan, outDirectory: serve.out, configuration: serve.configuration(bind: "tcp://127.0.0.1:0"), logger: logger)
+                plan: plan, outDirectory: serve.out, configuration: serve.configuration(bind: "tcp://127.0.0.1:0"),
+                logger: Logger(label: "grainsweep.coordinator"))
         } catch {
             throw fail("\(error)")
         }
@@ -136,6 +137,6 @@ final class LocalFleet: Sendable {
     static func executablePath() -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        return n > 0 ? String(cString: buffer) : CommandLine.arguments[0]
+        return n > 0 ? cString(buffer) : CommandLine.arguments[0]
     }
 }

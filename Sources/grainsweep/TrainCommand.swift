@@ -58,7 +58,7 @@ struct TrainCommand: ParsableCommand {
                 json.add("epoch", .integer(point.epoch))
                 for m in point.metrics { json.add(m.name, .real(m.value)) }
                 print(json.text)
-                fflush(stdout)
+                fflush(nil)
             }
         } catch {
             throw fail("task failed: \(error)")

@@ -3,6 +3,7 @@ import Experiments
 import Foundation
 import Lifecycle
 import Logging
+import WireProtocol
 import Worker
 import ZeroMQ
 
@@ -39,6 +40,9 @@ struct WorkerCommand: ParsableCommand {
         guard slots >= 1 && slots <= 1024 else { throw ValidationError("--slots must be in 1...1024") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024") }
         if (serverKey == nil) != (secretKey == nil) { throw ValidationError("--server-key and --secret-key go together") }
+        if let host, host.isEmpty || host.utf8.count > WireLimits.maxHostBytes {
+            throw ValidationError("--host must be 1...\(WireLimits.maxHostBytes) bytes")
+        }
     }
 
     func run() throws {

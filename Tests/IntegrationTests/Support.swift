@@ -39,8 +39,8 @@ final class Child: @unchecked Sendable {
     init(_ arguments: [String], in directory: String, tag: String) throws {
         stdoutPath = directory + "/\(tag).out"
         stderrPath = directory + "/\(tag).err"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: grainsweepBinary)
         process.arguments = arguments
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
