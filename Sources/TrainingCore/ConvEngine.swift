@@ -32,7 +32,10 @@ func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
 /// writes its partial gradient to its own slot and the slots are summed in chunk order.
 ///
 /// Pretraining head: F_j = (s/m) * sum_r pooled[j*m + r] with pooled[f] = sum_p ReLU(<w_f, x_p> + b).
-/// Fine-tuning head: logits_y = c_y + sum_f V[y, f] * pooled[f] over all C*m filters.
+/// Fine-tuning head: logits_y = c_y + sum_f V[y, f] * u_f * pooled[f] over all C*m filters, where
+/// u_f = 1 / RMS of pooled[f] over the fine-tuning set at the start of fine-tuning (0 for a dead
+/// filter), fixed during fine-tuning. The standardisation makes one head learning rate fit any
+/// filter scale (a random initialisation's activations are ~100x smaller than trained ones).
 final class ConvEngine: @unchecked Sendable {
     // @unchecked Sendable: during a job each chunk writes only its own slots (partial gradients,
     // losses) and each worker only its own scratch; shared inputs are read-only until the job ends.
@@ -51,6 +54,8 @@ final class ConvEngine: @unchecked Sendable {
     let weights: UnsafeMutablePointer<Float>
     /// headClasses x paddedFilters, then headClasses biases.
     let head: UnsafeMutablePointer<Float>
+    /// u_f, the fine-tuning head's fixed input scale per filter.
+    let headInputScale: UnsafeMutablePointer<Float>
 
     private let zStride: Int, poolStride: Int
     private let zScratch: UnsafeMutablePointer<Float>
@@ -69,6 +74,8 @@ final class ConvEngine: @unchecked Sendable {
     private var jobIndices: UnsafePointer<Int32>
     private var jobLabels: UnsafePointer<Int32>
     private var jobPredictions: UnsafeMutablePointer<Int32>
+    /// When set, `predict` also copies each sample's pooled activations here (count x Fp).
+    private var jobPooledOut: UnsafeMutablePointer<Float>?
     private var jobCount = 0
     private var jobInverseBatch: Float = 0
     private var jobChunks = 0
@@ -89,6 +96,7 @@ final class ConvEngine: @unchecked Sendable {
         weights = allocateFloats(dim * paddedFilters)
         headStride = headClasses * paddedFilters + headClasses
         head = allocateFloats(headStride)
+        headInputScale = allocateFloats(paddedFilters)
         zStride = Self.chunkSamples * patches * paddedFilters
         poolStride = Self.chunkSamples * paddedFilters
         zScratch = allocateFloats(workers * zStride)
@@ -110,7 +118,7 @@ final class ConvEngine: @unchecked Sendable {
 
     deinit {
         pool.shutdown()
-        for p in [weights, head, zScratch, pooledScratch, coefScratch, logitScratch, weightGrads, headGrads] {
+        for p in [weights, head, headInputScale, zScratch, pooledScratch, coefScratch, logitScratch, weightGrads, headGrads] {
             UnsafeMutableRawPointer(p).deallocate()
         }
         chunkLoss.deallocate()
@@ -127,8 +135,24 @@ final class ConvEngine: @unchecked Sendable {
         }
     }
 
-    /// A zero fine-tuning head.
-    func resetHead() { head.update(repeating: 0, count: headStride) }
+    /// A zero fine-tuning head whose input scale u_f standardises the filters' pooled activations
+    /// over `set` (summed over samples in order, in Double).
+    func resetHead(standardisingOver set: SampleSet) {
+        head.update(repeating: 0, count: headStride)
+        var pooled = [Float](repeating: 0, count: set.count * paddedFilters)
+        pooled.withUnsafeMutableBufferPointer { out in
+            jobPooledOut = out.baseAddress!
+            _ = predict(set, phase: .pretrain)
+            jobPooledOut = nil
+        }
+        headInputScale.update(repeating: 0, count: paddedFilters)
+        for f in 0..<filters {
+            var s = 0.0
+            for n in 0..<set.count { s += Double(pooled[n * paddedFilters + f]) * Double(pooled[n * paddedFilters + f]) }
+            let rms = (s / Double(set.count)).squareRoot()
+            headInputScale[f] = rms > 0 ? Float(1 / rms) : 0
+        }
+    }
 
     // MARK: Kernels
 
@@ -309,6 +333,7 @@ final class ConvEngine: @unchecked Sendable {
         let pooled = pooledScratch + worker * poolStride, coef = coefScratch + worker * poolStride
         let logits = logitScratch + worker * logitStride
         let hg = headGrads + chunk * headStride
+        let u = headInputScale
         if gradient { hg.update(repeating: 0, count: headStride) }
         var loss = 0.0
         var correct = 0
@@ -317,7 +342,7 @@ final class ConvEngine: @unchecked Sendable {
             for y in 0..<K {
                 let v = head + y * Fp
                 var s = head[K * Fp + y]
-                for f in 0..<F { s = s.addingProduct(v[f], pn[f]) }
+                for f in 0..<F { s = s.addingProduct(v[f], u[f] * pn[f]) }
                 logits[y] = s
             }
             if !gradient {
@@ -333,7 +358,7 @@ final class ConvEngine: @unchecked Sendable {
             for y in 0..<K {
                 let dz = logits[K + y] * jobInverseBatch
                 let gy = hg + y * Fp
-                for f in 0..<F { gy[f] = gy[f].addingProduct(dz, pn[f]) }
+                for f in 0..<F { gy[f] = gy[f].addingProduct(dz, u[f] * pn[f]) }
                 hg[K * Fp + y] += dz
             }
             if trainFilters {
@@ -341,7 +366,7 @@ final class ConvEngine: @unchecked Sendable {
                 for f in 0..<F {
                     var s: Float = 0
                     for y in 0..<K { s = s.addingProduct(head[y * Fp + f], logits[K + y] * jobInverseBatch) }
-                    cn[f] = s
+                    cn[f] = u[f] * s
                 }
                 for f in F..<Fp { cn[f] = 0 }
             }
@@ -436,6 +461,9 @@ final class ConvEngine: @unchecked Sendable {
                     let first = chunk * Self.chunkSamples
                     let ns = min(Self.chunkSamples, jobCount - first)
                     forwardChunk(first: first, count: ns, worker: worker)
+                    if let out = jobPooledOut {
+                        (out + first * paddedFilters).update(from: pooledScratch + worker * poolStride, count: ns * paddedFilters)
+                    }
                     switch phase {
                     case .pretrain:
                         pretrainHead(first: first, count: ns, worker: worker, chunk: 0, gradient: false)

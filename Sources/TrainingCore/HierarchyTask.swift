@@ -148,7 +148,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
     let pretrainAccuracy = accuracy(easyPretrainPredictions, easyTest.label)
     let pretrainHardAccuracy = accuracy(engine.predict(hardTest, phase: .pretrain), hardTest.superclass, map: classToSuperclass)
 
-    engine.resetHead()
+    engine.resetHead(standardisingOver: finetuneSet)
     var finetuneLoss = 0.0
     var easyAccuracy = 0.0, hardAccuracy = 0.0
     let finetunePhase = ConvEngine.Phase.finetune(trainFilters: config.finetuning == .full)
