@@ -385,11 +385,12 @@ final class ConvEngine: @unchecked Sendable {
         case finetune(trainFilters: Bool)
     }
 
-    /// One SGD step on the samples `indices[0..<count]` of `x` with labels `labels[0..<count]`
-    /// (pretraining classes or superclasses, by phase).
-    /// - Returns: the summed loss and the number of correct predictions over the batch.
-    func step(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, count: Int,
-              phase: Phase, learningRate: Float) -> (loss: Double, correct: Int) {
+    /// Forward and backward passes of the batch `indices[0..<count]` of `x` with labels
+    /// `labels[0..<count]` (pretraining classes or superclasses, by phase): leaves each chunk's
+    /// partial gradients, loss and correct count in its slots.
+    /// - Returns: the number of chunks.
+    func accumulate(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, count: Int,
+                    phase: Phase) -> Int {
         precondition(count <= maxChunks * Self.chunkSamples)
         jobX = x
         jobIndices = indices
@@ -414,6 +415,38 @@ final class ConvEngine: @unchecked Sendable {
                 finetuneHead(first: first, count: ns, worker: worker, chunk: chunk, gradient: true, trainFilters: trainFilters)
             }
             if trainFilters { backwardChunk(first: first, count: ns, worker: worker, chunk: chunk) }
+        }
+        return chunks
+    }
+
+    /// The summed weight gradient (dim x paddedFilters) and head gradient of the last
+    /// ``accumulate`` call, in chunk order (for tests; `step` sums the same way).
+    func summedGradients(chunks: Int) -> (weights: [Float], head: [Float]) {
+        let size = dim * paddedFilters
+        var w = [Float](repeating: 0, count: size)
+        for i in 0..<size {
+            var s = weightGrads[i]
+            for c in 1..<chunks { s += weightGrads[c * size + i] }
+            w[i] = s
+        }
+        var h = [Float](repeating: 0, count: headStride)
+        for i in 0..<headStride {
+            var s = headGrads[i]
+            for c in 1..<chunks { s += headGrads[c * headStride + i] }
+            h[i] = s
+        }
+        return (w, h)
+    }
+
+    /// One SGD step on the batch (see ``accumulate``).
+    /// - Returns: the summed loss and the number of correct predictions over the batch.
+    func step(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, count: Int,
+              phase: Phase, learningRate: Float) -> (loss: Double, correct: Int) {
+        let chunks = accumulate(x: x, indices: indices, labels: labels, count: count, phase: phase)
+        let trainFilters: Bool
+        switch phase {
+        case .pretrain: trainFilters = true
+        case .finetune(let t): trainFilters = t
         }
         if trainFilters {
             // Sum the chunks' partial gradients in chunk order and update, rows split in fixed blocks.
