@@ -114,3 +114,13 @@ func plannedTaskIDs(_ spec: String, in directory: String) throws -> [String] {
     #expect(r.status == 0, "plan failed: \(r.err)")
     return r.out.split(separator: "\n").dropFirst().map { String($0.split(separator: ",")[0]) }
 }
+
+/// The package's root directory (holding Package.swift), found from the built binary's path.
+let packageRoot: String = {
+    var dir = URL(fileURLWithPath: grainsweepBinary).deletingLastPathComponent()
+    for _ in 0..<6 {
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { return dir.path }
+        dir = dir.deletingLastPathComponent()
+    }
+    return FileManager.default.currentDirectoryPath
+}()
