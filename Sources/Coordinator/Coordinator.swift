@@ -260,6 +260,7 @@ public final class Coordinator {
             final: !stopped, reason: stopped ? "coordinator stopping; reconnect later" : "sweep finished")))
         for peer in workers.keys { _ = try? socket.send([peer.bytes, goodbye], dontWait: true) }
         if configuration.progressBar { FileHandle.standardError.write(Data("\n".utf8)) }
+        counters.deniedConnections = authenticator?.denied ?? 0
         let summary = CoordinatorSummary(
             total: plan.count, done: doneCount, quarantined: quarantinedCount, ranThisSession: ranThisSession,
             stoppedEarly: stopped, counters: counters, elapsedSeconds: Self.now() - started)
@@ -313,15 +314,17 @@ public final class Coordinator {
             return
         }
         var state = WorkerState(hello: hello, lastSeen: now)
-        var lost: [TaskID] = []
+        var dropped: [TaskID] = []
         if let old = workers[peer] {
-            // The same connection said hello again: its leases are whatever it holds now.
+            // The same connection said hello again: its leases are whatever it holds now; the
+            // others go back to the queue without using up an attempt (the task never ran to
+            // an end), so a confused or hostile peer repeating hello cannot quarantine tasks.
             let held = Set(hello.held.map(\.taskID))
-            for id in old.leases { if held.contains(id) { state.leases.insert(id) } else { lost.append(id) } }
+            for id in old.leases { if held.contains(id) { state.leases.insert(id) } else { dropped.append(id) } }
             state.drained = old.drained
         }
         workers[peer] = state
-        for id in lost { expire(id) }
+        for id in dropped { requeue(id, consumeAttempt: false) }
         logger.info("worker joined", metadata: [
             "worker": "\(hello.host):\(hello.pid)", "slots": "\(hello.slots)", "threads": "\(hello.threadsPerSlot)",
             "version": "\(hello.softwareVersion)", "held": "\(hello.held.count)",
@@ -542,9 +545,10 @@ public final class Coordinator {
     // MARK: - Progress
 
     private func reportProgress(now: Double) {
+        counters.deniedConnections = authenticator?.denied ?? 0
         let line = progress.line(
             now: now, done: doneCount, running: leases.count, failed: quarantinedCount,
-            workers: workers.count, dropped: counters.dropped)
+            workers: workers.count, dropped: counters.dropped, denied: counters.deniedConnections)
         if configuration.progressBar {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
         } else {

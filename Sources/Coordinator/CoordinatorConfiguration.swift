@@ -67,6 +67,8 @@ public struct CoordinatorSummary: Sendable, CustomStringConvertible {
         if c.malformed + c.unknownPeer + c.rejected + c.stale > 0 {
             s += "; dropped messages: \(c.malformed) malformed, \(c.unknownPeer) from unknown peers, \(c.rejected) without a lease, \(c.stale) stale results"
         }
+        if c.unexpected + c.badResults > 0 { s += "; \(c.unexpected) unexpected, \(c.badResults) with wrong metric names" }
+        if c.deniedConnections > 0 { s += "; \(c.deniedConnections) connections denied by CURVE" }
         return s
     }
 }
@@ -89,6 +91,8 @@ public struct Counters: Sendable, Hashable {
     public var expiredLeases = 0
     /// Workers drained for failing.
     public var drainedWorkers = 0
+    /// Connections refused by the CURVE authenticator (unknown keys, no keys).
+    public var deniedConnections = 0
 
     public var dropped: Int { malformed + unexpected + unknownPeer + rejected + stale + badResults }
     public init() {}

@@ -30,7 +30,7 @@ struct ProgressMeter {
         return Double(count) / span * 60
     }
 
-    mutating func line(now: Double, done: Int, running: Int, failed: Int, workers: Int, dropped: Int) -> String {
+    mutating func line(now: Double, done: Int, running: Int, failed: Int, workers: Int, dropped: Int, denied: Int) -> String {
         let perMinute = rate(now: now)
         let left = total - done - failed
         let eta: String
@@ -41,6 +41,7 @@ struct ProgressMeter {
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         return "[\(bar)] \(done)/\(total) done, \(running) running, \(failed) failed, \(workers) workers, "
             + "\(String(format: "%.1f", perMinute)) tasks/min, ETA \(eta), \(dropped) dropped"
+            + (denied > 0 ? ", \(denied) denied" : "")
     }
 
     static func duration(_ seconds: Double) -> String {
