@@ -46,6 +46,10 @@ public final class Coordinator {
     private var workers: [PeerID: WorkerState] = [:]
     private var counters = Counters()
     private var progress: ProgressMeter
+    /// Seconds from handing a lease out to accepting its result, for this run's tasks (a
+    /// reservoir of at most 1,000,000 samples).
+    private var leaseSeconds: [Double] = []
+    private var firstDispatch: Double?
     private let resultNames: [String]
     private let curveNames: [String]
 
@@ -261,9 +265,16 @@ public final class Coordinator {
         for peer in workers.keys { _ = try? socket.send([peer.bytes, goodbye], dontWait: true) }
         if configuration.progressBar { FileHandle.standardError.write(Data("\n".utf8)) }
         counters.deniedConnections = authenticator?.denied ?? 0
+        leaseSeconds.sort()
+        func quantile(_ q: Double) -> Double? {
+            leaseSeconds.isEmpty ? nil : leaseSeconds[min(leaseSeconds.count - 1, Int(Double(leaseSeconds.count) * q))]
+        }
+        let end = Self.now()
         let summary = CoordinatorSummary(
             total: plan.count, done: doneCount, quarantined: quarantinedCount, ranThisSession: ranThisSession,
-            stoppedEarly: stopped, counters: counters, elapsedSeconds: Self.now() - started)
+            stoppedEarly: stopped, counters: counters, elapsedSeconds: end - started,
+            servingSeconds: firstDispatch.map { end - $0 } ?? 0,
+            leaseLatencyP50: quantile(0.5), leaseLatencyP99: quantile(0.99))
         logger.info("\(summary)")
         return summary
     }
@@ -407,7 +418,14 @@ public final class Coordinator {
         doneCount += 1
         remaining -= 1
         ranThisSession += 1
-        progress.completed(at: Self.now())
+        let finished = Self.now()
+        progress.completed(at: finished)
+        if leaseSeconds.count < 1_000_000 {
+            leaseSeconds.append(finished - lease.sentAt)
+        } else {
+            let slot = Int.random(in: 0..<ranThisSession)
+            if slot < leaseSeconds.count { leaseSeconds[slot] = finished - lease.sentAt }
+        }
         directory.recordResult(
             taskID: id, parameters: plan.task(at: Int(lease.index)).parameters,
             metrics: result.metrics.map { CSVField.number($0.value) }, attempt: lease.attempt, host: worker.hello.host,
@@ -518,6 +536,7 @@ public final class Coordinator {
                     break
                 }
                 status[Int(index)] = .leased
+                if firstDispatch == nil { firstDispatch = now }
                 leases[task.id] = Lease(worker: peer, attempt: ref.attempt, index: index, sentAt: now, confirmed: false)
                 workers[peer]!.leases.insert(task.id)
                 credit -= 1

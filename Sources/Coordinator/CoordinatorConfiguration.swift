@@ -52,6 +52,14 @@ public struct CoordinatorSummary: Sendable, CustomStringConvertible {
     public var stoppedEarly: Bool
     public var counters: Counters
     public var elapsedSeconds: Double
+    /// Seconds from the first task handed out to the end.
+    public var servingSeconds: Double
+    /// Median and 99th percentile of the time from handing a lease out to accepting its result.
+    public var leaseLatencyP50: Double?
+    public var leaseLatencyP99: Double?
+
+    /// Tasks of this run per second of serving.
+    public var tasksPerSecond: Double { servingSeconds > 0 ? Double(ranThisSession) / servingSeconds : 0 }
 
     /// 0: every task done, or stopped on request (resume later); 3: finished with quarantined tasks.
     public var exitCode: Int32 {
@@ -61,6 +69,9 @@ public struct CoordinatorSummary: Sendable, CustomStringConvertible {
 
     public var description: String {
         var s = "\(done)/\(total) tasks done (\(ranThisSession) this run) in \(String(format: "%.1f", elapsedSeconds)) s"
+        if ranThisSession > 0, let p50 = leaseLatencyP50, let p99 = leaseLatencyP99 {
+            s += String(format: " (%.0f tasks/s; lease round trip p50 %.3f ms, p99 %.3f ms)", tasksPerSecond, p50 * 1000, p99 * 1000)
+        }
         if quarantined > 0 { s += ", \(quarantined) quarantined (see failures.csv)" }
         if stoppedEarly { s += ", stopped before the end (run again to resume)" }
         let c = counters
