@@ -1,4 +1,6 @@
+import Dispatch
 import ExperimentAPI
+import Foundation
 
 extension SweepPlan {
     /// The human summary `grainsweep plan` prints: counts, the grid, the estimate.
@@ -6,9 +8,9 @@ extension SweepPlan {
         var lines: [String] = []
         lines.append("sweep \(name): experiment \(family.name), from \(specPath)")
         if let descriptionText, !descriptionText.isEmpty { lines.append("  " + descriptionText) }
-        let factors = ["\(seeds.count) seeds"]
-            + axes.map { "\($0.values.count) \($0.name)" }
-            + zipGroups.map { "\($0.first?.values.count ?? 0) (\($0.map(\.name).joined(separator: ", ")))" }
+        let factors = ["\(formatCount(seeds.count)) seeds"]
+            + axes.map { "\(formatCount($0.values.count)) \($0.name)" }
+            + zipGroups.map { "\(formatCount($0.first?.values.count ?? 0)) (\($0.map(\.name).joined(separator: ", ")))" }
         lines.append("tasks: \(formatCount(count)) = \(factors.joined(separator: " × ")) = \(formatCount(gridCount)) combinations"
             + ", \(formatCount(excludedCount)) excluded, \(formatCount(mergedCount)) duplicates merged")
         let sweptNames = Set(["seed"] + axes.map(\.name) + zipGroups.flatMap { $0.map(\.name) })
@@ -46,34 +48,55 @@ extension SweepPlan {
         (["task_id"] + parameterNames).map(csvField).joined(separator: ",") + "\n"
     }
 
-    /// Writes the CSV (header, then one row per task in plan order) in chunks of about 1 MB.
+    /// Writes the CSV (header, then one row per task in plan order) in chunks.
     ///
-    /// Rows are assembled from precomputed bytes: a task costs one SHA-256 and a few copies.
-    public func writeCSV(chunkSize: Int = 1 << 20, _ write: (UnsafeRawBufferPointer) -> Void) {
+    /// Rows are assembled from precomputed bytes: a task costs one SHA-256 and a few copies. Large
+    /// plans are rendered in batches, each cut into `threads` pieces rendered in parallel and written
+    /// in order, so the output does not depend on the number of threads.
+    /// - Parameters:
+    ///   - threads: rendering threads (default: the active processors).
+    ///   - write: receives the bytes in order; the buffer is valid only during the call.
+    public func writeCSV(threads: Int = ProcessInfo.processInfo.activeProcessorCount, _ write: (UnsafeRawBufferPointer) -> Void) {
         var header = csvHeader
         header.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+        let pieces = count < 1 << 14 ? 1 : max(1, min(threads, 16))
+        let pieceTasks = 1 << 13
         let rowMaximum = 32 + layout.csvRow.maximumLength
-        let capacity = max(chunkSize, rowMaximum) + rowMaximum
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-        defer { buffer.deallocate() }
-        let identityBuffer = UnsafeMutableRawPointer.allocate(byteCount: layout.identity.maximumLength, alignment: 16)
-        defer { identityBuffer.deallocate() }
-        var used = 0
-        for index in 0..<count {
-            layout.withDigits(ofTask: index) { digits in
-                let length = layout.identity.write(digits, to: identityBuffer)
-                let id = TaskID.of(canonicalEncoding: UnsafeRawBufferPointer(start: identityBuffer, count: length))
-                writeHex(id.high, to: buffer + used)
-                writeHex(id.low, to: buffer + used + 16)
-                used += 32
-                used += layout.csvRow.write(digits, to: buffer + used)
+        let buffers = RenderBuffers(count: pieces, byteCount: pieceTasks * rowMaximum)
+        var start = 0
+        while start < count {
+            let batchEnd = min(count, start + pieces * pieceTasks)
+            let batchStart = start
+            let render: @Sendable (Int) -> Void = { piece in
+                let from = batchStart + piece * pieceTasks
+                let to = min(batchEnd, from + pieceTasks)
+                buffers.lengths[piece] = from < to ? renderRows(from..<to, into: buffers.pointers[piece]) : 0
             }
-            if used >= chunkSize {
-                write(UnsafeRawBufferPointer(start: buffer, count: used))
-                used = 0
+            if pieces == 1 { render(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: render) }
+            for piece in 0..<pieces where buffers.lengths[piece] > 0 {
+                write(UnsafeRawBufferPointer(start: buffers.pointers[piece], count: buffers.lengths[piece]))
             }
+            start = batchEnd
         }
-        if used > 0 { write(UnsafeRawBufferPointer(start: buffer, count: used)) }
+    }
+
+    /// Renders the CSV rows of tasks `range` at `out`; returns the byte count.
+    private func renderRows(_ range: Range<Int>, into out: UnsafeMutableRawPointer) -> Int {
+        withUnsafeTemporaryAllocation(byteCount: layout.identity.maximumLength, alignment: 16) { identityBuffer in
+            let identity = identityBuffer.baseAddress!
+            var used = 0
+            for index in range {
+                layout.withDigits(ofTask: index) { digits in
+                    let length = layout.identity.write(digits, to: identity)
+                    let id = TaskID.of(canonicalEncoding: UnsafeRawBufferPointer(start: identity, count: length))
+                    writeHex(id.high, to: out + used)
+                    writeHex(id.low, to: out + used + 16)
+                    used += 32
+                    used += layout.csvRow.write(digits, to: out + used)
+                }
+            }
+            return used
+        }
     }
 
     /// The whole CSV as one string (for tests and small plans).
@@ -114,5 +137,24 @@ func durationText(_ seconds: Double) -> String {
 extension String {
     fileprivate func padding(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
+
+/// Per-piece output buffers of ``SweepPlan/writeCSV(threads:_:)``.
+// @unchecked Sendable: piece i's buffer and length are written only by the thread rendering piece
+// i, and read after concurrentPerform returns.
+private final class RenderBuffers: @unchecked Sendable {
+    let pointers: [UnsafeMutableRawPointer]
+    let lengths: UnsafeMutableBufferPointer<Int>
+
+    init(count: Int, byteCount: Int) {
+        pointers = (0..<count).map { _ in UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 16) }
+        lengths = .allocate(capacity: count)
+        lengths.initialize(repeating: 0)
+    }
+
+    deinit {
+        for pointer in pointers { pointer.deallocate() }
+        lengths.deallocate()
     }
 }

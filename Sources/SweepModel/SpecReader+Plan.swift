@@ -199,6 +199,7 @@ extension SpecReader {
         // The grid as written (its size was checked before any value was read).
         var written = 1
         for dimension in dimensions { written *= dimension.rows.count }
+
         // Merge repeated values (after coercion 1 and 1.0 are one value) within each dimension.
         // Dimensions set disjoint parameters, so distinct rows in every dimension give distinct
         // tasks: the product of distinct rows has no duplicates left.
@@ -219,6 +220,7 @@ extension SpecReader {
             dimensions[d].rows = rows
             dimensions[d].sources = sources
         }
+
         // exclude (checked even when other parts failed, skipping parameters whose values did not read)
         let unread = Set(setAt.keys).subtracting(dimensions.flatMap(\.names)).subtracting(base.map(\.name))
         var rules = readExcludes(top["exclude"]?.value, dimensions: dimensions, specs: specs, family: family, unread: unread)
@@ -241,70 +243,17 @@ extension SpecReader {
                 }
             }
         }
-
+        guard errors.isEmpty else { return nil }
 
         // Expand: check every combination the family will see, sum the estimates, find the kept ones.
-        let radices = dimensions.map(\.rows.count)
-        var digits = [Int](repeating: 0, count: dimensions.count)
-        var kept: [Int]?
-        var estimate = 0.0
-        var problems: [String: CrossCheckGroup] = [:]
-        var problemOrder: [String] = []
-        var otherProblemTasks = 0
         let fixed = ParameterSet(fixedValues)
-        for index in 0..<gridCount {
-            var excluded = false
-            for i in rules.indices {
-                var matches = true
-                for (k, d) in rules[i].dimensions.enumerated() where !rules[i].masks[k][digits[d]] {
-                    matches = false
-                    break
-                }
-                if matches {
-                    rules[i].matched += 1
-                    excluded = true
-                }
-            }
-            if excluded {
-                if kept == nil {
-                    kept = Array(0..<index)
-                    kept!.reserveCapacity(gridCount)
-                }
-            } else {
-                kept?.append(index)
-                var values = fixedValues
-                for d in dimensions.indices {
-                    let row = dimensions[d].rows[digits[d]]
-                    for (c, parameterName) in dimensions[d].names.enumerated() { values[parameterName] = row[c] }
-                }
-                let set = ParameterSet(values)
-                estimate += family.estimatedSeconds(set)
-                for problem in family.crossCheck(set) {
-                    let key = problem.description
-                    if problems[key] == nil {
-                        guard problems.count < 20 else {
-                            otherProblemTasks += 1
-                            continue
-                        }
-                        problems[key] = CrossCheckGroup(problem: problem, firstDigits: digits)
-                        problemOrder.append(key)
-                    }
-                    problems[key]!.count += 1
-                    if problems[key]!.examples.count < limits.crossCheckExamples {
-                        let example = combinationText(dimensions, digits)
-                        if !problems[key]!.examples.contains(example) { problems[key]!.examples.append(example) }
-                    }
-                }
-            }
-            // Next combination: the last dimension fastest.
-            var d = dimensions.count - 1
-            while d >= 0 {
-                digits[d] += 1
-                if digits[d] < radices[d] { break }
-                digits[d] = 0
-                d -= 1
-            }
-        }
+        let gridDimensions = dimensions.map { GridLayout.Dimension(names: $0.names, rows: $0.rows) }
+        let expansion = Expansion(
+            dimensions: gridDimensions, fixed: fixedValues, rules: rules.map { ExclusionMask(dimensions: $0.dimensions, masks: $0.masks) },
+            family: family, examples: limits.crossCheckExamples
+        ).run()
+        let kept = expansion.kept
+        for i in rules.indices { rules[i].matched = expansion.matched[i] }
 
         for rule in rules where rule.matched == 0 {
             fail(.badExclude, at: rule.spot, rule.path, found: "an entry that matches no task",
@@ -316,11 +265,12 @@ extension SpecReader {
             fail(.gridSize, at: top["exclude"].map { Spot($0.keyNode) } ?? .start, "exclude",
                  found: "every one of the \(formatCount(gridCount)) tasks excluded", expected: "at least one task left")
         }
-        for key in problemOrder {
-            reportCrossCheck(problems[key]!, family: family, dimensions: dimensions, base: baseByName, root: root)
+        var lastSpot = Spot.start
+        for group in expansion.groups {
+            lastSpot = reportCrossCheck(group, family: family, dimensions: dimensions, base: baseByName, root: root)
         }
-        if otherProblemTasks > 0 {
-            fail(.crossCheck, at: .start, "(tasks)", found: "\(otherProblemTasks) more rejected combinations of other kinds",
+        if expansion.otherProblemTasks > 0 {
+            fail(.crossCheck, at: lastSpot, "(tasks)", found: "\(formatCount(expansion.otherProblemTasks)) more rejected combinations of other kinds",
                  expected: "combinations \(family.name) accepts", hint: "fix the ones above first")
         }
         guard errors.isEmpty else { return nil }
@@ -351,7 +301,7 @@ extension SpecReader {
         csvRow.appendFixed("\n")
 
         let layout = GridLayout(
-            dimensions: dimensions.map { GridLayout.Dimension(names: $0.names, rows: $0.rows) },
+            dimensions: gridDimensions,
             kept: kept, fixed: fixed, identity: identity, csvRow: csvRow)
         let axisDimensions = dimensions.filter { $0.label.hasPrefix("axes.") }
         let zipDimensions = dimensions.filter { $0.label.hasPrefix("zip[") }
@@ -365,7 +315,7 @@ extension SpecReader {
             seeds: dimensions[0].rows.map { if case .integer(let s) = $0[0] { s } else { 0 } },
             baseParameters: base.map { ($0.name, $0.value.value) },
             fixedParameters: fixed, gridCount: gridCount, writtenGridCount: written, mergeNotes: mergeNotes,
-            estimatedSeconds: estimate, layout: layout)
+            estimatedSeconds: expansion.estimate, layout: layout)
     }
 
     // MARK: - Pieces
@@ -420,7 +370,7 @@ extension SpecReader {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
-            let found = problem + (context.map { " (\($0.text) at line \($0.mark.line))" } ?? "")
+            let found = "a YAML syntax error: " + problem + (context.map { " (\($0.text) at line \($0.mark.line))" } ?? "")
             fail(.syntax, at: Spot(line: mark.line, column: mark.column), "(document)", found: found, expected: "valid YAML")
         default:
             fail(.syntax, at: .start, "(document)", found: "\(error)", expected: "valid YAML")
@@ -575,25 +525,9 @@ extension SpecReader {
         return rules
     }
 
-    /// Tasks a family rejected for one reason.
-    struct CrossCheckGroup {
-        let problem: ParameterProblem
-        let firstDigits: [Int]
-        var count = 0
-        var examples: [String] = []
-    }
-
-    /// `{granularity: 3, width: 16}`: the swept values of a task other than its seed.
-    func combinationText(_ dimensions: [DraftDimension], _ digits: [Int]) -> String {
-        var parts: [String] = []
-        for d in dimensions.indices where dimensions[d].label != "seeds" {
-            let row = dimensions[d].rows[digits[d]]
-            for (c, name) in dimensions[d].names.enumerated() { parts.append("\(name): \(row[c].canonicalText)") }
-        }
-        return "{" + parts.joined(separator: ", ") + "}"
-    }
-
-    func reportCrossCheck(_ group: CrossCheckGroup, family: any ExperimentFamily, dimensions: [DraftDimension], base: [String: Sourced], root: Node) {
+    /// Reports one kind of rejected combination at the value the family named; returns that spot.
+    @discardableResult
+    func reportCrossCheck(_ group: CrossCheckGroup, family: any ExperimentFamily, dimensions: [DraftDimension], base: [String: Sourced], root: Node) -> Spot {
         let parameter = group.problem.parameter
         var path = "(default of \(parameter))"
         var spot = Spot(root)
@@ -609,6 +543,7 @@ extension SpecReader {
              found: "\(parameter)=\(group.problem.found) rejected by \(family.name) in \(tasks): \(group.examples.joined(separator: "; "))\(more)",
              expected: group.problem.expected,
              hint: "change the values, or list these combinations under exclude, e.g. '- \(group.examples[0])'")
+        return spot
     }
 }
 

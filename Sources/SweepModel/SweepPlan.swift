@@ -115,8 +115,24 @@ struct GridLayout: Sendable {
     /// Grid indices of the kept tasks, when excludes removed some; nil when every combination is a task.
     let kept: [Int]?
     let fixed: ParameterSet
+    /// `fixed` plus every swept parameter (at its first value): a task's set is a copy of it with
+    /// the swept values replaced, which never grows the dictionary.
+    let template: [String: ParameterValue]
     let identity: EncodingTemplate
     let csvRow: EncodingTemplate
+
+    init(dimensions: [Dimension], kept: [Int]?, fixed: ParameterSet, identity: EncodingTemplate, csvRow: EncodingTemplate) {
+        self.dimensions = dimensions
+        self.kept = kept
+        self.fixed = fixed
+        self.identity = identity
+        self.csvRow = csvRow
+        var template = fixed.values
+        for dimension in dimensions {
+            for (c, name) in dimension.names.enumerated() { template[name] = dimension.rows[0][c] }
+        }
+        self.template = template
+    }
 
     /// Runs `body` with the dimension digits (row indices, slowest dimension first) of task `index`.
     @inline(__always)
@@ -139,8 +155,7 @@ struct GridLayout: Sendable {
 
     /// The resolved parameters of the task with these digits.
     func parameters(_ digits: UnsafeBufferPointer<Int>) -> ParameterSet {
-        var values = fixed.values
-        values.reserveCapacity(fixed.values.count + dimensions.count)
+        var values = template
         for (d, dimension) in dimensions.enumerated() {
             let row = dimension.rows[digits[d]]
             for (c, name) in dimension.names.enumerated() { values[name] = row[c] }

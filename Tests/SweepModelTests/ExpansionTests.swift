@@ -192,10 +192,46 @@ import Testing
 
     @Test func csvChunksConcatenateToTheWhole() throws {
         let p = try plan("name: t\nexperiment: sleep\naxes: {epochs: {from: 0, to: 99}}\nseeds: 30\n")
-        var whole: [UInt8] = []
-        p.writeCSV(chunkSize: 100) { whole.append(contentsOf: $0) }
-        #expect(String(decoding: whole, as: UTF8.self) == p.csv())
-        #expect(p.csv().split(separator: "\n").count == 3001)
+        let lines = p.csv().split(separator: "\n")
+        #expect(lines.count == 3001)
+        #expect(lines[1] == "\(p.task(at: 0).id),0.0,0,never,0")
+        #expect(lines[3000] == "\(p.task(at: 2999).id),0.0,99,never,29")
+    }
+
+    /// Large plans are rendered in parallel pieces: the bytes do not depend on the thread count.
+    @Test func csvIsTheSameWithAnyThreadCount() throws {
+        let p = try plan("name: t\nexperiment: toy\naxes: {rate: {linspace: [0.01, 1], num: 100}, mode: [fast, slow]}\nseeds: 200\n")
+        #expect(p.count == 40_000)
+        var one: [UInt8] = [], three: [UInt8] = []
+        p.writeCSV(threads: 1) { one.append(contentsOf: $0) }
+        p.writeCSV(threads: 3) { three.append(contentsOf: $0) }
+        #expect(one == three)
+        let lines = String(decoding: three, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 40_001)
+        for i in [0, 8191, 8192, 20_000, 39_999] {
+            let task = p.task(at: i)
+            #expect(lines[i + 1].hasPrefix("\(task.id),4,12,\(task.parameters["rate"]!),"))
+        }
+    }
+
+    /// Grids of 65,536 or more combinations are expanded in chunks, in parallel; order, excludes
+    /// and cross-check counts must not notice.
+    @Test func chunkedExpansionKeepsOrderExcludesAndCounts() throws {
+        let base = "name: t\nexperiment: toy\naxes: {parts: {from: 1, to: 100}}\nseeds: 1000\n"
+        let divisors = [1, 2, 3, 4, 6, 12]
+        let others = (1...100).filter { !divisors.contains($0) }.map(String.init).joined(separator: ", ")
+        let all = errors(base)
+        #expect(all.count == 20 + 1)  // 20 kinds of problem (parts=5, 7, 8, ...) then the count of the rest
+        #expect(all.first?.found == "parts=5 rejected by toy in 1,000 tasks: {parts: 5}")
+        #expect(all.map(\.found).dropFirst(19).first == "parts=26 rejected by toy in 1,000 tasks: {parts: 26}")
+        #expect(all.last?.found == "74,000 more rejected combinations of other kinds")
+        let p = try plan(base + "exclude: [{parts: [\(others)]}]\n")
+        #expect(p.count == 6 * 1000 && p.excludedCount == 94_000)
+        #expect(rows(p, ["seed", "parts"]).prefix(7) == [
+            "seed=0 parts=1", "seed=0 parts=2", "seed=0 parts=3", "seed=0 parts=4", "seed=0 parts=6", "seed=0 parts=12", "seed=1 parts=1",
+        ])
+        #expect(rows(p, ["seed", "parts"]).last == "seed=999 parts=12")
+        #expect(p.estimatedSeconds == Double(divisors.reduce(0, +) * 1000))
     }
 
     @Test func summaryNamesCountsAxesSeedsAndWork() throws {

@@ -224,6 +224,30 @@ import Testing
         #expect(text.hasSuffix("8 errors in test.yaml"))
     }
 
+    /// A family whose default is outside its own domain is reported, not trapped on.
+    @Test func invalidFamilyDefault() throws {
+        struct BadDefault: ExperimentFamily {
+            var name: String { "bad" }
+            var summary: String { "" }
+            var parameters: [ParameterSpec] {
+                [ParameterSpec(name: "k", domain: .integer(1...3), defaultValue: .integer(9), help: "")]
+            }
+            var resultMetricNames: [String] { [] }
+            var curveMetricNames: [String] { [] }
+            func crossCheck(_ p: ParameterSet) -> [ParameterProblem] { _ = p.integer("k"); return [] }
+            func estimatedSeconds(_ p: ParameterSet) -> Double { 0 }
+            func run(_ p: ParameterSet, threads: Int, onEpoch: (CurvePoint) -> Void) throws -> [Metric] { [] }
+        }
+        do {
+            _ = try SweepLoader.load(text: "name: t\nexperiment: bad\n", path: "b.yaml", families: ["bad": BadDefault()])
+            Issue.record("loaded")
+        } catch {
+            #expect(error.errors.map(\.path) == ["(default of k)"])
+            #expect(error.errors.first?.hint == "the family's default is invalid; set k in base")
+        }
+        #expect(try SweepLoader.load(text: "name: t\nexperiment: bad\nbase: {k: 2}\n", path: "b.yaml", families: ["bad": BadDefault()]).count == 1)
+    }
+
     @Test func unreadableFile() throws {
         do {
             _ = try SweepLoader.load(path: "/nonexistent/sweep.yaml", families: families)

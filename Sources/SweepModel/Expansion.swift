@@ -1,0 +1,209 @@
+import Dispatch
+import ExperimentAPI
+import Foundation
+
+/// One exclude entry, compiled: a task is excluded when, for every constrained dimension, its row
+/// is allowed by that dimension's mask.
+struct ExclusionMask: Sendable {
+    let dimensions: [Int]
+    let masks: [[Bool]]
+
+    @inline(__always)
+    func matches(_ digits: [Int]) -> Bool {
+        for (k, d) in dimensions.enumerated() where !masks[k][digits[d]] { return false }
+        return true
+    }
+}
+
+/// Tasks a family rejected for one reason.
+struct CrossCheckGroup: Sendable {
+    let key: String
+    let problem: ParameterProblem
+    /// The digits of the first task with this problem (to locate the value in the file).
+    let firstDigits: [Int]
+    var count = 0
+    /// Distinct combinations, at most ``Expansion/examples`` of them.
+    var examples: [String] = []
+}
+
+/// Walks the whole grid once: applies the excludes, and for each kept task builds its parameter
+/// set, asks the family to cross-check it and sums its estimated cost.
+///
+/// The grid is cut into a number of chunks that depends on its size only, processed in parallel,
+/// and merged in chunk order, so the result (down to the bits of the summed estimate) does not
+/// depend on the number of threads.
+struct Expansion: Sendable {
+    let dimensions: [GridLayout.Dimension]
+    let fixed: [String: ParameterValue]
+    let rules: [ExclusionMask]
+    let family: any ExperimentFamily
+    let examples: Int
+    /// Distinct cross-check problems reported; tasks with further kinds are only counted.
+    static let maximumGroups = 20
+    /// Distinct problems a chunk keeps. Chunks start mid-grid, so each keeps far more kinds than
+    /// are reported, for the merged first ``maximumGroups`` (in grid order) to have exact counts;
+    /// only a family with more kinds of problem than this in one chunk makes those counts low.
+    static let maximumChunkGroups = 1000
+
+    struct Result {
+        /// Grid indices of kept tasks, or nil when nothing was excluded.
+        var kept: [Int]?
+        var estimate = 0.0
+        var groups: [CrossCheckGroup] = []
+        var otherProblemTasks = 0
+        /// Per exclude entry: how many grid combinations it matched.
+        var matched: [Int]
+    }
+
+    func run() -> Result {
+        let gridCount = dimensions.reduce(1) { $0 * $1.rows.count }
+        let chunkCount = gridCount < 1 << 16 ? 1 : 32
+        let chunkSize = (gridCount + chunkCount - 1) / chunkCount
+        let ranges = (0..<chunkCount).map { c in min(c * chunkSize, gridCount)..<min((c + 1) * chunkSize, gridCount) }
+        let parts = ResultSlots(count: chunkCount)
+        if chunkCount == 1 {
+            parts.store(0, expand(ranges[0]))
+        } else {
+            DispatchQueue.concurrentPerform(iterations: chunkCount) { c in parts.store(c, expand(ranges[c])) }
+        }
+        // Merge in chunk order.
+        var result = Result(matched: [Int](repeating: 0, count: rules.count))
+        let chunks = parts.take()
+        if chunks.contains(where: { $0.kept != nil }) {
+            var kept: [Int] = []
+            kept.reserveCapacity(chunks.reduce(0) { $0 + ($1.kept?.count ?? $1.range.count) })
+            for chunk in chunks { kept.append(contentsOf: chunk.kept ?? Array(chunk.range)) }
+            result.kept = kept
+        }
+        var position: [String: Int] = [:]
+        for chunk in chunks {
+            result.estimate += chunk.estimate
+            result.otherProblemTasks += chunk.otherProblemTasks
+            for i in rules.indices { result.matched[i] += chunk.matched[i] }
+            for group in chunk.groups {
+                if let p = position[group.key] {
+                    result.groups[p].count += group.count
+                    for example in group.examples where result.groups[p].examples.count < examples && !result.groups[p].examples.contains(example) {
+                        result.groups[p].examples.append(example)
+                    }
+                } else if result.groups.count < Self.maximumGroups {
+                    position[group.key] = result.groups.count
+                    result.groups.append(group)
+                } else {
+                    result.otherProblemTasks += group.count
+                }
+            }
+        }
+        return result
+    }
+
+    struct Chunk {
+        let range: Range<Int>
+        var kept: [Int]?
+        var estimate = 0.0
+        var groups: [CrossCheckGroup] = []
+        var otherProblemTasks = 0
+        var matched: [Int]
+    }
+
+    /// Expands grid indices `range`: the last dimension varies fastest.
+    func expand(_ range: Range<Int>) -> Chunk {
+        var chunk = Chunk(range: range, matched: [Int](repeating: 0, count: rules.count))
+        guard !range.isEmpty else { return chunk }
+        let radices = dimensions.map(\.rows.count)
+        var digits = [Int](repeating: 0, count: dimensions.count)
+        var rest = range.lowerBound
+        for d in dimensions.indices.reversed() {
+            digits[d] = rest % radices[d]
+            rest /= radices[d]
+        }
+        // Every key present up front, so that each task's copy is only updated, never grown.
+        var template = fixed
+        for dimension in dimensions {
+            for (c, name) in dimension.names.enumerated() { template[name] = dimension.rows[0][c] }
+        }
+        var position: [String: Int] = [:]
+        for index in range {
+            var excluded = false
+            for i in rules.indices where rules[i].matches(digits) {
+                chunk.matched[i] += 1
+                excluded = true
+            }
+            if excluded {
+                if chunk.kept == nil {
+                    chunk.kept = Array(range.lowerBound..<index)
+                    chunk.kept!.reserveCapacity(range.count)
+                }
+            } else {
+                chunk.kept?.append(index)
+                var values = template
+                for d in dimensions.indices {
+                    let row = dimensions[d].rows[digits[d]]
+                    for (c, name) in dimensions[d].names.enumerated() { values[name] = row[c] }
+                }
+                let set = ParameterSet(values)
+                chunk.estimate += family.estimatedSeconds(set)
+                for problem in family.crossCheck(set) {
+                    let key = problem.description
+                    let p: Int
+                    if let known = position[key] {
+                        p = known
+                    } else if chunk.groups.count < Self.maximumChunkGroups {
+                        p = chunk.groups.count
+                        position[key] = p
+                        chunk.groups.append(CrossCheckGroup(key: key, problem: problem, firstDigits: digits))
+                    } else {
+                        chunk.otherProblemTasks += 1
+                        continue
+                    }
+                    chunk.groups[p].count += 1
+                    if chunk.groups[p].examples.count < examples {
+                        let example = combinationText(digits)
+                        if !chunk.groups[p].examples.contains(example) { chunk.groups[p].examples.append(example) }
+                    }
+                }
+            }
+            var d = dimensions.count - 1
+            while d >= 0 {
+                digits[d] += 1
+                if digits[d] < radices[d] { break }
+                digits[d] = 0
+                d -= 1
+            }
+        }
+        return chunk
+    }
+
+    /// `{granularity: 3, width: 16}`: the swept values of a task except its seed (dimension 0).
+    func combinationText(_ digits: [Int]) -> String {
+        var parts: [String] = []
+        for d in dimensions.indices.dropFirst() {
+            let row = dimensions[d].rows[digits[d]]
+            for (c, name) in dimensions[d].names.enumerated() { parts.append("\(name): \(row[c].canonicalText)") }
+        }
+        return "{" + parts.joined(separator: ", ") + "}"
+    }
+}
+
+/// One result slot per chunk, written by the thread that expands that chunk.
+// @unchecked Sendable: each slot is written by exactly one iteration of concurrentPerform, and
+// read only after it returns (which orders those writes before the reads).
+private final class ResultSlots: @unchecked Sendable {
+    private let base: UnsafeMutablePointer<Expansion.Chunk?>
+    private let count: Int
+
+    init(count: Int) {
+        base = .allocate(capacity: count)
+        base.initialize(repeating: nil, count: count)
+        self.count = count
+    }
+
+    func store(_ index: Int, _ chunk: Expansion.Chunk) { base[index] = chunk }
+
+    func take() -> [Expansion.Chunk] { (0..<count).map { base[$0]! } }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+}
