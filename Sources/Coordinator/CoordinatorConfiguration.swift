@@ -70,7 +70,8 @@ public struct CoordinatorSummary: Sendable, CustomStringConvertible {
     public var description: String {
         var s = "\(done)/\(total) tasks done (\(ranThisSession) this run) in \(String(format: "%.1f", elapsedSeconds)) s"
         if ranThisSession > 0, let p50 = leaseLatencyP50, let p99 = leaseLatencyP99 {
-            s += String(format: " (%.0f tasks/s; lease round trip p50 %.3f ms, p99 %.3f ms)", tasksPerSecond, p50 * 1000, p99 * 1000)
+            let rate = tasksPerSecond >= 10 ? String(format: "%.0f tasks/s", tasksPerSecond) : String(format: "%.1f tasks/min", tasksPerSecond * 60)
+            s += " (" + rate + String(format: "; lease round trip p50 %.3f ms, p99 %.3f ms)", p50 * 1000, p99 * 1000)
         }
         if quarantined > 0 { s += ", \(quarantined) quarantined (see failures.csv)" }
         if stoppedEarly { s += ", stopped before the end (run again to resume)" }
