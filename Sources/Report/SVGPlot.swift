@@ -172,8 +172,10 @@ struct ResolvedAxis {
         case .linear:
             var lo = data.min() ?? 0
             var hi = data.max() ?? 1
-            if hi - lo < 1e-12 {
-                let d = Swift.max(abs(lo) * 0.1, 0.05)
+            // A (nearly) flat series gets a readable span instead of ticks in the 6th decimal.
+            let minimumSpan = Swift.max(0.05, Swift.max(abs(lo), abs(hi)) * 0.05)
+            if hi - lo < minimumSpan {
+                let d = (minimumSpan - (hi - lo)) / 2
                 lo -= d
                 hi += d
             }
