@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // The interface between the experiment families and everything else: parameters, metrics, task identity.
@@ -41,33 +42,43 @@ let package = Package(
         .target(name: "Experiments", dependencies: ["ExperimentAPI", "TrainingCore"], swiftSettings: strict),
         // Sweep specs (YAML), grid expansion, validation.
         .target(name: "SweepModel", dependencies: ["ExperimentAPI", "Yams"], swiftSettings: strict),
-        // libzmq through pkg-config, and a small safe Swift layer over it.
-        .systemLibrary(
-            name: "CZeroMQ", pkgConfig: "libzmq",
-            providers: [.apt(["libzmq3-dev"])]),
+        // libzmq, and a small safe Swift layer over it (ZeroMQ).
+        //
+        // No `pkgConfig: "libzmq"`: Debian's libzmq.pc lists `krb5-gssapi` etc. under
+        // Requires.private, and SwiftPM folds their cflags (`-isystem /usr/include/mit-krb5`) into
+        // ours and warns "prohibited flag(s)" on every build. We need none of them: zmq.h lives in
+        // /usr/include (on the default search path) and the modulemap's `link "zmq"` is the only
+        // linker flag libzmq.pc's `Libs:` carries. A libzmq installed under another prefix would
+        // need CPATH/LIBRARY_PATH (or -Xcc -I / -Xlinker -L); every supported host uses the apt package.
+        .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
         // The coordinator/worker protocol: message types and their binary codec.
         .target(name: "WireProtocol", dependencies: ["ExperimentAPI"], swiftSettings: strict),
         // Durable CSV results and curves.
-        .target(name: "Results", dependencies: ["ExperimentAPI"], swiftSettings: strict),
+        .target(
+            name: "Results", dependencies: ["ExperimentAPI", .product(name: "CSV", package: "CSV.swift")],
+            swiftSettings: strict),
         .target(
             name: "Coordinator",
             dependencies: [
-                "ExperimentAPI", "SweepModel", "WireProtocol", "ZeroMQ", "Results",
+                "ExperimentAPI", "SweepModel", "WireProtocol", "ZeroMQ", "Results", "Lifecycle",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
         .target(
             name: "Worker",
             dependencies: [
-                "ExperimentAPI", "WireProtocol", "ZeroMQ",
+                "ExperimentAPI", "WireProtocol", "ZeroMQ", "Lifecycle",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
+        // Stop requests from signals, shared by the coordinator and the worker.
+        .target(name: "Lifecycle", swiftSettings: strict),
         // HTML + SVG reports from a results directory.
         .target(name: "Report", dependencies: ["Results"], swiftSettings: strict),
         .executableTarget(
             name: "grainsweep",
             dependencies: [
                 "ExperimentAPI", "Experiments", "SweepModel", "Coordinator", "Worker", "Results", "Report", "ZeroMQ",
+                "Lifecycle", "WireProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
@@ -84,6 +95,8 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Results"], swiftSettings: strict),
         // Real processes: builds and runs the grainsweep executable.
-        .testTarget(name: "IntegrationTests", dependencies: ["grainsweep", "Results", "ExperimentAPI"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["grainsweep", "Results", "ExperimentAPI", "ZeroMQ", "WireProtocol"],
+            swiftSettings: strict),
     ]
 )

@@ -44,6 +44,9 @@ public protocol ExperimentFamily: Sendable {
     /// Runs one task. Pure: the result is a function of `parameters` (seed included) only, never of
     /// `threads`. `onEpoch` is called from the calling thread as epochs complete.
     func run(_ parameters: ParameterSet, threads: Int, onEpoch: (CurvePoint) -> Void) throws -> [Metric]
+    /// Whether a task returns at once (a no-op): a worker then runs it on its I/O thread instead
+    /// of handing it to a slot thread. Defaults to false.
+    func isInstant(_ parameters: ParameterSet) -> Bool
 }
 
 extension ParameterSpec {
@@ -54,6 +57,8 @@ extension ParameterSpec {
 }
 
 extension ExperimentFamily {
+    public func isInstant(_ parameters: ParameterSet) -> Bool { false }
+
     /// ``parameters`` followed by `seed`.
     public var allParameters: [ParameterSpec] { parameters + [.seed] }
 

@@ -27,6 +27,10 @@ public struct SleepExperiment: ExperimentFamily {
     public var resultMetricNames: [String] { ["value"] }
     public var curveMetricNames: [String] { ["value"] }
 
+    public func isInstant(_ parameters: ParameterSet) -> Bool {
+        parameters.real("sleep_ms") == 0 && parameters.integer("epochs") == 0
+    }
+
     public func crossCheck(_ parameters: ParameterSet) -> [ParameterProblem] { [] }
 
     public func estimatedSeconds(_ parameters: ParameterSet) -> Double { parameters.real("sleep_ms") / 1000 }

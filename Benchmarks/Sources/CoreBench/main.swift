@@ -1,0 +1,112 @@
+import Glibc
+import TrainingCore
+
+// core-bench step  --shape small|default --threads N --runs R --seconds S
+//   times the pretraining step; one line per run, then the median.
+// core-bench task  --threads N [--quiet] [name=value ...]
+//   runs one whole task (defaults of HierarchyConfig, overridden by name=value) and times it.
+
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+func option(_ name: String, _ args: [String]) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+func apply(_ assignment: String, to c: inout HierarchyConfig) {
+    let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+    guard parts.count == 2 else { fatalError("expected name=value, got \(assignment)") }
+    let v = parts[1]
+    func i() -> Int { Int(v)! }
+    func r() -> Double { Double(v)! }
+    switch parts[0] {
+    case "superclasses": c.superclasses = i()
+    case "subclasses": c.subclasses = i()
+    case "dim": c.dim = i()
+    case "patches": c.patches = i()
+    case "common_patches": c.commonPatches = i()
+    case "fine_patches": c.finePatches = i()
+    case "rare_freq": c.rareFrequency = r()
+    case "noise": c.noise = r()
+    case "alpha_lo": c.alphaLow = r()
+    case "alpha_hi": c.alphaHigh = r()
+    case "feature_noise": c.featureNoise = r()
+    case "train_hard_frac": c.trainHardFraction = r()
+    case "granularity": c.granularity = i()
+    case "alignment": c.alignment = .init(rawValue: v)!
+    case "pretrain": c.pretraining = .init(rawValue: v)!
+    case "finetune": c.finetuning = .init(rawValue: v)!
+    case "width": c.width = i()
+    case "train_samples": c.trainSamples = i()
+    case "finetune_samples": c.finetuneSamples = i()
+    case "test_samples": c.testSamples = i()
+    case "epochs": c.epochs = i()
+    case "finetune_epochs": c.finetuneEpochs = i()
+    case "batch_size": c.batchSize = i()
+    case "learning_rate": c.learningRate = r()
+    case "finetune_lr": c.finetuneLearningRate = r()
+    case "init_scale": c.initScale = r()
+    case "output_scale": c.outputScale = r()
+    case "bias": c.bias = r()
+    case "seed": c.seed = UInt64(v)!
+    default: fatalError("unknown parameter \(parts[0])")
+    }
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+let threads = Int(option("--threads", args) ?? "1")!
+switch args.first {
+case "step":
+    let shape = option("--shape", args) ?? "small"
+    let runs = Int(option("--runs", args) ?? "5")!
+    let seconds = Double(option("--seconds", args) ?? "1")!
+    var c = HierarchyConfig()
+    if shape == "small" {
+        // The reference shape: K=2, k=8, g=8 (16 classes), d=64, P=8, m=16 (256 filters), batch 128.
+        c.superclasses = 2; c.subclasses = 8; c.granularity = 8; c.dim = 64; c.patches = 8
+        c.width = 16; c.batchSize = 128
+    }
+    let step = PretrainStep(config: c, threads: threads)
+    step.run(steps: 20)  // warm-up
+    var rates: [Double] = []
+    for run in 1...runs {
+        // Calibrate the step count to about `seconds` per run.
+        var steps = 10
+        var elapsed = 0.0
+        while true {
+            let t0 = now()
+            step.run(steps: steps)
+            elapsed = now() - t0
+            if elapsed > seconds * 0.5 { break }
+            steps *= 2
+        }
+        let rate = Double(steps * c.batchSize) / elapsed
+        rates.append(rate)
+        print("swift run=\(run) shape=\(shape) threads=\(threads) samples_per_s=\(Int(rate)) gflops=\(rate * step.flopsPerSample / 1e9)")
+    }
+    let m = median(rates)
+    print("swift median shape=\(shape) threads=\(threads) filters=\(c.filters) batch=\(c.batchSize) samples_per_s=\(Int(m)) gflops=\(m * step.flopsPerSample / 1e9)")
+case "task":
+    var c = HierarchyConfig()
+    for a in args.dropFirst() where a.contains("=") { apply(a, to: &c) }
+    let quiet = args.contains("--quiet")
+    let t0 = now()
+    let r = runHierarchyTask(c, threads: threads) { e in
+        if !quiet {
+            print("\(e.phase.rawValue) \(e.epoch) loss=\(e.loss) train=\(e.trainAccuracy) easy=\(e.easyAccuracy) hard=\(e.hardAccuracy) calign=\(e.commonAlignment) falign=\(e.fineAlignment)")
+        }
+    }
+    let wall = now() - t0
+    print("result easy=\(r.easyAccuracy) hard=\(r.hardAccuracy) pretrain_acc=\(r.pretrainAccuracy) pretrain_hard=\(r.pretrainHardAccuracy) calign=\(r.commonAlignment) falign=\(r.fineAlignment) steps=\(r.steps) wall_s=\(wall) threads=\(threads)")
+default:
+    print("usage: core-bench step|task ...")
+}

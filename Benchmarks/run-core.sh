@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Benchmarks the training core's pretraining step against references measured in the same run:
+# (a) numpy's fp32 matmul peak, (b) the same step in JAX on CPU, (c) TrainingCore (Swift),
+# each at 1 and 2 threads, RUNS runs each (medians), then times whole default tasks.
+#
+#   Benchmarks/run-core.sh                        # haswell baseline build (the default)
+#   GRAINSWEEP_TARGET_CPU=native Benchmarks/run-core.sh
+#   RUNS=7 SECONDS_PER_RUN=1 Benchmarks/run-core.sh
+#
+# Needs network access to PyPI the first time (creates Benchmarks/.venv). Never run by tests.
+set -euo pipefail
+cd "$(dirname "$0")"
+RUNS=${RUNS:-5}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-1}
+CPU=${GRAINSWEEP_TARGET_CPU:-haswell}
+OUT=$(mktemp)
+trap 'rm -f "$OUT"' EXIT
+
+echo "== build (release, -target-cpu $CPU)"
+# Separate build directories per CPU so that switching does not rebuild the other.
+swift build -c release --product CoreBench --scratch-path ".build-$CPU" 2>&1 | grep -v "prohibited flag" | tail -1
+BENCH=".build-$CPU/release/CoreBench"
+
+if [ ! -x .venv/bin/python ]; then
+    echo "== venv (jax numpy threadpoolctl from PyPI)"
+    python3 -m venv .venv
+    .venv/bin/pip install -q jax numpy threadpoolctl
+fi
+PY=.venv/bin/python
+echo "== versions: $($PY -c 'import jax, numpy; print("jax", jax.__version__, "numpy", numpy.__version__)'), $(swift --version 2>&1 | head -1)"
+echo "== cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+for T in 1 2; do
+    CPUS=$([ "$T" = 1 ] && echo 0 || echo 0-1)
+    echo "== threads $T"
+    # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE may be set on this machine (env docs): they slow a
+    # current numpy, so they are unset for the peak measurement only.
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE taskset -c "$CPUS" $PY numpy_peak.py --threads "$T" --runs "$RUNS" | tee -a "$OUT"
+    taskset -c "$CPUS" $PY jax_step.py --threads "$T" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
+    taskset -c "$CPUS" "$BENCH" step --shape small --threads "$T" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
+done
+
+echo "== whole default task (HierarchyConfig defaults, seed 0), 3 runs each"
+for T in 1 2; do
+    for r in 1 2 3; do "$BENCH" task --quiet --threads "$T" | tee -a "$OUT"; done
+done
+
+echo "== summary (medians; target cpu $CPU)"
+$PY - "$OUT" <<'PY'
+import re, statistics, sys
+text = open(sys.argv[1]).read()
+def med(kind, t, key):
+    m = re.search(rf"^{kind} median.*threads={t}\b.*{key}=([\d.]+)", text, re.M)
+    return float(m.group(1)) if m else float("nan")
+for t in (1, 2):
+    peak = med("numpy", t, "gflops")
+    js, jg = med("jax", t, "samples_per_s"), med("jax", t, "gflops")
+    ss, sg = med("swift", t, "samples_per_s"), med("swift", t, "gflops")
+    print(f"threads={t}: numpy peak {peak:.1f} GFLOP/s | jax {js:,.0f} samples/s {jg:.1f} GFLOP/s ({jg / peak:.0%} of peak)"
+          f" | swift {ss:,.0f} samples/s {sg:.1f} GFLOP/s ({sg / peak:.0%} of peak) | swift/jax {ss / js:.2f}x")
+s1, s2 = med("swift", 1, "samples_per_s"), med("swift", 2, "samples_per_s")
+j1, j2 = med("jax", 1, "samples_per_s"), med("jax", 2, "samples_per_s")
+print(f"1->2 thread speed-up: swift {s2 / s1:.2f}x, jax {j2 / j1:.2f}x")
+for t in (1, 2):
+    walls = [float(x) for x in re.findall(rf"^result .*wall_s=([\d.]+) threads={t}$", text, re.M)]
+    if walls:
+        print(f"default task, {t} thread(s): median {statistics.median(walls):.3f} s over {len(walls)} runs")
+PY

@@ -1,0 +1,43 @@
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Counts requests to stop (SIGINT/SIGTERM or a caller), shared between the thread that receives
+/// them and the loop that acts on them. The first request asks for a graceful stop, the second for
+/// an immediate (still consistent) one.
+public final class ShutdownRequest: Sendable {
+    private let count = Atomic<Int>(0)
+    /// Signal sources live as long as the process (they are installed once, by main).
+    /// `nonisolated(unsafe)`: written only by `installSignalHandlers`, under `installLock`.
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+    private static let installLock = Mutex<Void>(())
+
+    public init() {}
+
+    /// Requests so far.
+    public var requests: Int { count.load(ordering: .acquiring) }
+
+    /// Adds one request (as a signal would).
+    public func request() { count.add(1, ordering: .releasing) }
+
+    /// Routes SIGINT and SIGTERM (or `signals`) to this object: each delivery is one request.
+    /// The default action of those signals is disabled for the whole process.
+    public func installSignalHandlers(_ signals: [Int32] = [SIGINT, SIGTERM], onSignal: (@Sendable (Int32) -> Void)? = nil) {
+        let queue = DispatchQueue(label: "grainsweep.signals")
+        var installed: [any DispatchSourceSignal] = []
+        for number in signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { [self] in
+                request()
+                onSignal?(number)
+            }
+            source.resume()
+            installed.append(source)
+        }
+        Self.installLock.withLock { _ in Self.sources.append(contentsOf: installed) }
+    }
+}

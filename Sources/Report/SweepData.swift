@@ -1,0 +1,295 @@
+import Foundation
+import Results
+
+/// Why a report could not be made: the path concerned and what to do.
+public struct ReportError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let message: String
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+    public var description: String { "\(path): \(message)" }
+}
+
+/// One finished task: a row of `results.csv`, read by column name.
+public struct TaskRun: Sendable, Equatable {
+    public var taskID: String
+    public var attempt: String
+    /// Parameter values as written (canonical text), `seed` excluded.
+    public var parameters: [String: String]
+    public var seed: String
+    /// Final metrics that parse as numbers.
+    public var metrics: [String: Double]
+    public var host: String
+    public var finishedAt: String
+    public var wallSeconds: Double?
+}
+
+/// One streamed epoch: a row of `curves.csv`.
+public struct CurveSample: Sendable, Equatable {
+    public var taskID: String
+    public var attempt: String
+    public var phase: String
+    public var epoch: Int
+    public var metrics: [String: Double]
+}
+
+/// One quarantined task: a row of `failures.csv`.
+public struct QuarantinedTask: Sendable, Equatable {
+    public var taskID: String
+    public var parameters: [String: String]
+    public var attempts: String
+    public var hosts: String
+    public var lastError: String
+}
+
+/// Everything a report shows, read from a results directory that may be partial (a sweep still
+/// running) or empty.
+public struct SweepData: Sendable {
+    public var directory: String
+    public var manifest: SweepManifest?
+    public var specText: String?
+    /// From the manifest, else from the `experiment` column; empty when neither is known.
+    public var experiment: String
+    /// Parameter columns of results.csv in file order (between `experiment` and `seed`), `seed` excluded.
+    public var parameterNames: [String]
+    /// Metric columns of results.csv in file order (between `seed` and `attempt`).
+    public var metricNames: [String]
+    /// Curve metric columns of curves.csv in file order.
+    public var curveMetricNames: [String]
+    public var runs: [TaskRun]
+    public var curves: [CurveSample]
+    public var failures: [QuarantinedTask]
+    /// Things the reader skipped or repaired (torn lines, malformed rows), for the page.
+    public var notes: [String]
+
+    public init(
+        directory: String, manifest: SweepManifest? = nil, specText: String? = nil, experiment: String,
+        parameterNames: [String], metricNames: [String], curveMetricNames: [String] = [],
+        runs: [TaskRun], curves: [CurveSample] = [], failures: [QuarantinedTask] = [], notes: [String] = []
+    ) {
+        self.directory = directory
+        self.manifest = manifest
+        self.specText = specText
+        self.experiment = experiment
+        self.parameterNames = parameterNames
+        self.metricNames = metricNames
+        self.curveMetricNames = curveMetricNames
+        self.runs = runs
+        self.curves = curves
+        self.failures = failures
+        self.notes = notes
+    }
+
+    /// Reads a results directory. Missing files count as empty; a torn last line (a sweep still
+    /// being written) and rows with the wrong number of fields are dropped and noted.
+    /// - Throws: ``ReportError`` when the directory does not exist or a file is unreadable.
+    public static func load(directory: String) throws(ReportError) -> SweepData {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ReportError(path: directory, message: "not a directory; give the results directory of a sweep (the coordinator's --out)")
+        }
+        var notes: [String] = []
+        var manifest: SweepManifest?
+        if let data = FileManager.default.contents(atPath: directory + "/sweep.json") {
+            manifest = try? JSONDecoder().decode(SweepManifest.self, from: data)
+            if manifest == nil { notes.append("sweep.json is unreadable; provenance from it is missing.") }
+        }
+        let specText = FileManager.default.contents(atPath: directory + "/spec.yaml").map { String(decoding: $0, as: UTF8.self) }
+
+        // results.csv
+        let results = try readTable(directory + "/results.csv", notes: &notes)
+        let columns = ResultColumns(header: results.header)
+        var runs: [TaskRun] = []
+        var seen: Set<String> = []
+        var duplicates = 0
+        for row in results.rows {
+            let taskID = columns.value(row, "task_id")
+            if !taskID.isEmpty, !seen.insert(taskID).inserted {
+                duplicates += 1
+                continue
+            }
+            var parameters: [String: String] = [:]
+            for name in columns.parameters { parameters[name] = columns.value(row, name) }
+            var metrics: [String: Double] = [:]
+            for name in columns.metrics {
+                if let x = Double(columns.value(row, name)) { metrics[name] = x }
+            }
+            runs.append(
+                TaskRun(
+                    taskID: taskID, attempt: columns.value(row, "attempt"), parameters: parameters,
+                    seed: columns.value(row, "seed"), metrics: metrics, host: columns.value(row, "host"),
+                    finishedAt: columns.value(row, "finished_at"), wallSeconds: Double(columns.value(row, "wall_seconds"))))
+        }
+        if duplicates > 0 { notes.append("results.csv: \(duplicates) duplicate row(s) of a task ignored (the first row of a task counts).") }
+
+        // curves.csv: only rows of the attempt that produced a task's accepted result.
+        let curveTable = try readTable(directory + "/curves.csv", notes: &notes)
+        let curveIndex = Dictionary(curveTable.header.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let fixed: Set<String> = ["task_id", "attempt", "phase", "epoch"]
+        let curveMetricNames = curveTable.header.filter { !fixed.contains($0) }
+        let acceptedAttempt = Dictionary(runs.map { ($0.taskID, $0.attempt) }, uniquingKeysWith: { a, _ in a })
+        var curves: [CurveSample] = []
+        var unfinishedCurveRows = 0
+        if let t = curveIndex["task_id"], let a = curveIndex["attempt"], let p = curveIndex["phase"], let e = curveIndex["epoch"] {
+            for row in curveTable.rows {
+                guard acceptedAttempt[row[t]] == row[a] else {
+                    unfinishedCurveRows += 1
+                    continue
+                }
+                guard let epoch = Int(row[e]) else { continue }
+                var metrics: [String: Double] = [:]
+                for name in curveMetricNames {
+                    if let i = curveIndex[name], let x = Double(row[i]) { metrics[name] = x }
+                }
+                curves.append(CurveSample(taskID: row[t], attempt: row[a], phase: row[p], epoch: epoch, metrics: metrics))
+            }
+        }
+        if unfinishedCurveRows > 0 {
+            notes.append("curves.csv: \(unfinishedCurveRows) row(s) of tasks still running or of lost attempts not shown.")
+        }
+
+        // failures.csv
+        let failureTable = try readTable(directory + "/failures.csv", notes: &notes)
+        let failureColumns = ResultColumns(header: failureTable.header)
+        let failures = failureTable.rows.map { row in
+            var parameters: [String: String] = [:]
+            for name in failureColumns.parameters { parameters[name] = failureColumns.value(row, name) }
+            return QuarantinedTask(
+                taskID: failureColumns.value(row, "task_id"), parameters: parameters,
+                attempts: failureColumns.value(row, "attempts"), hosts: failureColumns.value(row, "hosts"),
+                lastError: failureColumns.value(row, "last_error"))
+        }
+
+        var experiment = manifest?.experiment ?? ""
+        if experiment.isEmpty, let first = results.rows.first { experiment = columns.value(first, "experiment") }
+        return SweepData(
+            directory: directory, manifest: manifest, specText: specText, experiment: experiment,
+            parameterNames: columns.parameters, metricNames: columns.metrics, curveMetricNames: curveMetricNames,
+            runs: runs, curves: curves, failures: failures, notes: notes)
+    }
+
+    /// Reads a CSV file of the directory, tolerating a sweep in progress: a last line without its
+    /// newline is torn (rows are written whole, newline last) and dropped before parsing; rows with
+    /// another field count than the header are dropped. A missing file is an empty table.
+    static func readTable(_ path: String, notes: inout [String]) throws(ReportError) -> (header: [String], rows: [[String]]) {
+        guard let data = FileManager.default.contents(atPath: path) else { return ([], []) }
+        let name = (path as NSString).lastPathComponent
+        var readPath = path
+        var temporary: String?
+        if let last = data.last, last != 10 {
+            // Parse a copy cut at the last newline: CSV.swift would otherwise see the torn fragment
+            // (possibly an unterminated quote) as a row or an error.
+            let cut = data.lastIndex(of: 10).map { data[data.startIndex...$0] } ?? Data()
+            notes.append("\(name): a torn last line (\(data.count - cut.count) bytes, a row being written) was ignored.")
+            if cut.isEmpty { return ([], []) }
+            let copy = NSTemporaryDirectory() + "/grainsweep-report-\(getpid())-\(name)"
+            guard FileManager.default.createFile(atPath: copy, contents: Data(cut)) else {
+                throw ReportError(path: copy, message: "cannot write a temporary copy of \(name)")
+            }
+            readPath = copy
+            temporary = copy
+        }
+        defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+        let table: (header: [String], rows: [[String]])
+        if let read = try? AppendOnlyCSV.readRows(path: readPath) {
+            table = read
+        } else {
+            // AppendOnlyCSV.readRows fails on every file here (CSV.swift 2.5.2 on Linux: the file
+            // stream claims bytes at end of file, the next read returns 0 and the reader records
+            // `cannotReadFile`). Until Results reads from memory, parse the (complete-lined) bytes
+            // here: RFC 4180 as CSVField writes it, one line per row.
+            let bytes = temporary == nil ? data : data[data.startIndex...data.lastIndex(of: 10)!]
+            table = parseCSV(bytes)
+        }
+        let rows = table.rows.filter { $0.count == table.header.count }
+        if rows.count < table.rows.count {
+            notes.append("\(name): \(table.rows.count - rows.count) row(s) with the wrong number of fields were ignored.")
+        }
+        return (table.header, rows)
+    }
+}
+
+/// Where the parameter and metric columns of a results.csv (or failures.csv) header are, found by
+/// name: parameters lie between `experiment` and `seed` (or the first bookkeeping column), metrics
+/// between `seed` and `attempt`. Columns added elsewhere are ignored.
+struct ResultColumns {
+    let index: [String: Int]
+    let parameters: [String]
+    let metrics: [String]
+
+    static let bookkeeping: Set<String> = [
+        "task_id", "experiment", "seed", "attempt", "attempts", "host", "hosts", "threads", "wall_seconds",
+        "finished_at", "last_error", "quarantined_at",
+    ]
+
+    init(header: [String]) {
+        index = Dictionary(header.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let start = (index["experiment"] ?? index["task_id"]).map { $0 + 1 } ?? 0
+        let endOfParameters = index["seed"] ?? header.indices.first { $0 >= start && Self.bookkeeping.contains(header[$0]) } ?? header.count
+        parameters = start < endOfParameters ? Array(header[start..<endOfParameters]) : []
+        if let seed = index["seed"] {
+            let end = index["attempt"] ?? header.indices.first { $0 > seed && Self.bookkeeping.contains(header[$0]) } ?? header.count
+            metrics = seed + 1 < end ? Array(header[(seed + 1)..<end]) : []
+        } else {
+            metrics = []
+        }
+    }
+
+    func value(_ row: [String], _ name: String) -> String {
+        guard let i = index[name], i < row.count else { return "" }
+        return row[i]
+    }
+}
+
+/// Parses RFC 4180 CSV as ``CSVField`` writes it: fields separated by commas, quoted when needed
+/// with quotes doubled, one row per line (no field holds a line break). A `\r` before the newline
+/// is dropped. The first row is the header.
+/// Complexity: O(n) in the bytes.
+func parseCSV<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> (header: [String], rows: [[String]]) {
+    var rows: [[String]] = []
+    var row: [String] = []
+    var field: [UInt8] = []
+    var quoted = false  // inside a quoted field
+    var previous: UInt8 = 0
+    var started = false  // the current line has any byte
+    for byte in bytes {
+        if quoted {
+            if byte == UInt8(ascii: "\"") {
+                quoted = false
+            } else {
+                field.append(byte)
+            }
+        } else {
+            switch byte {
+            case UInt8(ascii: "\""):
+                // A quote right after a closing quote is an escaped quote.
+                if previous == UInt8(ascii: "\""), started { field.append(byte) }
+                quoted = true
+            case UInt8(ascii: ","):
+                row.append(String(decoding: field, as: UTF8.self))
+                field.removeAll(keepingCapacity: true)
+            case 10:
+                if field.last == 13 { field.removeLast() }
+                row.append(String(decoding: field, as: UTF8.self))
+                rows.append(row)
+                row = []
+                field.removeAll(keepingCapacity: true)
+                started = false
+                previous = 0
+                continue
+            default:
+                field.append(byte)
+            }
+        }
+        started = true
+        previous = byte
+    }
+    if started {
+        row.append(String(decoding: field, as: UTF8.self))
+        rows.append(row)
+    }
+    guard let header = rows.first else { return ([], []) }
+    return (header, Array(rows.dropFirst()))
+}

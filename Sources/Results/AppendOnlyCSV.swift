@@ -1,0 +1,210 @@
+import CSV
+import Foundation
+
+/// Errors of the results directory, each naming the file and what to do.
+public struct ResultsError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let message: String
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+    public var description: String { "\(path): \(message)" }
+}
+
+/// An append-only CSV file with a fixed header, written with group commit.
+///
+/// Rows are appended to an in-memory buffer by ``append(_:)``; ``commit()`` writes the buffer with
+/// one `write(2)` and makes it durable with `fdatasync(2)`. The caller decides when to commit (the
+/// coordinator commits at most every few milliseconds, so that thousands of rows a second cost one
+/// sync each, and always before it exits). A crash can leave the last line torn; opening the file
+/// again cuts it back to the last newline (see ``repairedBytes``) — no field holds a newline, so one
+/// line is one row.
+public final class AppendOnlyCSV {
+    public let path: String
+    public let header: [String]
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    /// Bytes cut from a torn last line when the file was opened.
+    public private(set) var repairedBytes = 0
+    /// Rows appended since opening (committed or not).
+    public private(set) var appendedRows = 0
+    /// Bytes waiting for the next commit.
+    public var pendingBytes: Int { buffer.count }
+
+    /// Opens or creates the file. A new file gets the header (and the directory entry is synced);
+    /// an existing file must have exactly this header.
+    /// - Throws: ``ResultsError`` when the file can't be opened or has another header.
+    public init(path: String, header: [String]) throws(ResultsError) {
+        self.path = path
+        self.header = header
+        let existed = FileManager.default.fileExists(atPath: path)
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ResultsError(path: path, message: "cannot open: \(String(cString: strerror(errno)))") }
+        do {
+            if existed { repairedBytes = try Self.repairTail(fd, path) }
+            if try Self.size(fd, path) > 0 {
+                try checkHeader()
+            } else {
+                buffer = CSVField.line(header)
+                try commit()
+                Self.syncDirectory(of: path)
+            }
+            _ = lseek(fd, 0, SEEK_END)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        try? commit()
+        close(fd)
+    }
+
+    /// Appends one row (as many fields as the header) to the buffer.
+    public func append(_ fields: [String]) {
+        precondition(fields.count == header.count, "\(path): row of \(fields.count) fields for \(header.count) columns")
+        CSVField.appendLine(fields, to: &buffer)
+        appendedRows += 1
+    }
+
+    /// Writes the buffered rows and syncs them to disk (group commit). Does nothing when empty.
+    public func commit(sync: Bool = true) throws(ResultsError) {
+        guard !buffer.isEmpty else { return }
+        var written = 0
+        let total = buffer.count
+        let failure: Int32? = buffer.withUnsafeBytes { raw in
+            while written < total {
+                let n = write(fd, raw.baseAddress! + written, total - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                written += n
+            }
+            return nil
+        }
+        if let code = failure {
+            throw ResultsError(path: path, message: "write failed: \(String(cString: strerror(code)))")
+        }
+        buffer.removeAll(keepingCapacity: true)
+        if sync, fdatasync(fd) != 0 {
+            throw ResultsError(path: path, message: "fdatasync failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Reads every row of the file (header excluded), as committed so far.
+    public func readRows() throws(ResultsError) -> [[String]] {
+        try Self.readRows(path: path).rows
+    }
+
+    /// Reads a CSV file: its header and rows (RFC 4180, through CSV.swift).
+    ///
+    /// The file is read into memory first: CSV.swift's stream reader reports `cannotReadFile` at
+    /// the end of a file on Linux (its stream claims bytes available at EOF).
+    public static func readRows(path: String) throws(ResultsError) -> (header: [String], rows: [[String]]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ResultsError(path: path, message: "cannot open for reading")
+        }
+        guard !data.isEmpty else { return ([], []) }
+        do {
+            let reader = try CSVReader(string: String(decoding: data, as: UTF8.self), hasHeaderRow: true)
+            var rows: [[String]] = []
+            while let row = reader.next() { rows.append(row) }
+            if let error = reader.error { throw error }
+            return (reader.headerRow ?? [], rows)
+        } catch {
+            throw ResultsError(path: path, message: "unreadable CSV: \(error)")
+        }
+    }
+
+    /// Replaces the whole file by `rows` (header kept), atomically: a temporary file is written,
+    /// synced and renamed over this one. Used to drop rows that must not count (curves of lost attempts).
+    public func rewrite(keeping rows: [[String]]) throws(ResultsError) {
+        try commit()
+        let temporary = path + ".rewrite"
+        var bytes = CSVField.line(header)
+        for row in rows { CSVField.appendLine(row, to: &bytes) }
+        let tfd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard tfd >= 0 else { throw ResultsError(path: temporary, message: "cannot create: \(String(cString: strerror(errno)))") }
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            var off = 0
+            while off < raw.count {
+                let n = write(tfd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                off += n
+            }
+            return fsync(tfd) == 0
+        }
+        close(tfd)
+        guard ok, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ResultsError(path: path, message: "rewrite failed: \(String(cString: strerror(errno)))")
+        }
+        Self.syncDirectory(of: path)
+        close(fd)
+        fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw ResultsError(path: path, message: "cannot reopen: \(String(cString: strerror(errno)))") }
+        _ = lseek(fd, 0, SEEK_END)
+    }
+
+    private func checkHeader() throws(ResultsError) {
+        var first: [UInt8] = []
+        var byte: UInt8 = 0
+        _ = lseek(fd, 0, SEEK_SET)
+        while read(fd, &byte, 1) == 1, byte != 10 { first.append(byte) }
+        let expected = CSVField.line(header).dropLast()
+        guard first.elementsEqual(expected) else {
+            throw ResultsError(
+                path: path,
+                message: "its columns belong to another sweep layout (found header \"\(String(decoding: first.prefix(200), as: UTF8.self))\", expected \"\(String(decoding: expected.prefix(200), as: UTF8.self))\"); use a new --out directory")
+        }
+    }
+
+    private static func size(_ fd: Int32, _ path: String) throws(ResultsError) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ResultsError(path: path, message: "stat failed: \(String(cString: strerror(errno)))") }
+        return Int(st.st_size)
+    }
+
+    private static func truncate(_ fd: Int32, _ path: String, to length: Int) throws(ResultsError) {
+        guard ftruncate(fd, off_t(length)) == 0 else {
+            throw ResultsError(path: path, message: "ftruncate failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Cuts a torn last line (one not ending in a newline). Returns the bytes removed.
+    private static func repairTail(_ fd: Int32, _ path: String) throws(ResultsError) -> Int {
+        let length = try size(fd, path)
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        var end = length
+        // Find the last newline, reading backwards.
+        while end > 0 {
+            let start = max(0, end - chunk.count)
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, end - start, off_t(start)) }
+            guard n == end - start else { throw ResultsError(path: path, message: "read failed while checking the last line") }
+            if let i = chunk[0..<n].lastIndex(of: 10) {
+                let keep = start + i + 1
+                if keep == length { return 0 }
+                try truncate(fd, path, to: keep)
+                _ = fdatasync(fd)
+                return length - keep
+            }
+            end = start
+        }
+        // No newline at all: not even the header survived; start afresh.
+        try truncate(fd, path, to: 0)
+        return length
+    }
+
+    /// fsyncs the directory holding `path`, so that a newly created or renamed file survives power loss.
+    static func syncDirectory(of path: String) {
+        let dir = (path as NSString).deletingLastPathComponent
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            _ = fsync(dfd)
+            close(dfd)
+        }
+    }
+}

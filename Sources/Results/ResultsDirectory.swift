@@ -1,0 +1,213 @@
+import ExperimentAPI
+import Foundation
+
+/// What identifies the sweep a results directory belongs to, stored as `sweep.json` beside the CSV
+/// files when the directory is first used.
+public struct SweepManifest: Codable, Sendable, Equatable {
+    public var name: String
+    public var experiment: String
+    /// Digest of the experiment and the spec's base parameters (from the sweep model).
+    public var baseDigest: String
+    public var grainsweepVersion: String
+    public var createdAt: String
+    public init(name: String, experiment: String, baseDigest: String, grainsweepVersion: String, createdAt: String) {
+        self.name = name
+        self.experiment = experiment
+        self.baseDigest = baseDigest
+        self.grainsweepVersion = grainsweepVersion
+        self.createdAt = createdAt
+    }
+}
+
+/// A sweep's output directory: `results.csv`, `curves.csv`, `failures.csv`, `sweep.json` and a
+/// copy of the spec (`spec.yaml`).
+///
+/// `results.csv` is the durable record of what is done: the coordinator appends a row when it
+/// accepts a result and commits (write + fdatasync) in groups; reopening the directory reads it
+/// back, cuts a torn last line, and so knows which tasks never need to run again. No other journal
+/// exists, so the record and the output cannot disagree.
+public final class ResultsDirectory {
+    public let path: String
+    public let layout: CSVLayout
+    public let results: AppendOnlyCSV
+    public let curves: AppendOnlyCSV
+    public let failures: AppendOnlyCSV
+
+    /// Tasks with a row in results.csv, and the attempt that produced it.
+    public private(set) var finished: [TaskID: Int] = [:]
+    /// Tasks with a row in failures.csv (quarantined).
+    public private(set) var quarantined: Set<TaskID> = []
+    /// Duplicate rows found in results.csv when opening (only possible if the file was edited by
+    /// hand or by an older version); the first row of a task wins.
+    public private(set) var duplicateRowsOnOpen = 0
+    /// Curve rows removed because their attempt did not produce the accepted result.
+    public private(set) var droppedCurveRows = 0
+
+    public var resultsPath: String { path + "/results.csv" }
+    public var curvesPath: String { path + "/curves.csv" }
+    public var failuresPath: String { path + "/failures.csv" }
+    public var manifestPath: String { path + "/sweep.json" }
+
+    /// Opens (creating if needed) the directory of a sweep.
+    ///
+    /// - Parameters:
+    ///   - manifest: the sweep as it is now; if the directory holds another sweep (another name or
+    ///     experiment) opening fails; a changed base digest is recorded and reported through
+    ///     ``previousManifest`` for the caller to judge.
+    ///   - specText: the spec's text, saved as `spec.yaml`.
+    /// - Throws: ``ResultsError`` naming the file and what to do.
+    public init(path: String, layout: CSVLayout, manifest: SweepManifest, specText: String) throws(ResultsError) {
+        self.path = path
+        self.layout = layout
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw ResultsError(path: path, message: "cannot create the results directory: \(error.localizedDescription)")
+        }
+        let manifestPath = path + "/sweep.json"
+        if let data = FileManager.default.contents(atPath: manifestPath) {
+            guard let old = try? JSONDecoder().decode(SweepManifest.self, from: data) else {
+                throw ResultsError(path: manifestPath, message: "unreadable sweep manifest; this directory was not written by grainsweep")
+            }
+            guard old.experiment == manifest.experiment else {
+                throw ResultsError(
+                    path: manifestPath,
+                    message: "holds results of experiment '\(old.experiment)', not '\(manifest.experiment)'; use a new --out directory")
+            }
+            previousManifest = old
+        } else {
+            previousManifest = nil
+        }
+        results = try AppendOnlyCSV(path: path + "/results.csv", header: layout.resultsHeader)
+        curves = try AppendOnlyCSV(path: path + "/curves.csv", header: layout.curvesHeader)
+        failures = try AppendOnlyCSV(path: path + "/failures.csv", header: layout.failuresHeader)
+        try Self.writeAtomically(path: path + "/spec.yaml", Array(specText.utf8))
+        if previousManifest == nil || previousManifest?.baseDigest == manifest.baseDigest {
+            var kept = manifest
+            if let old = previousManifest { kept.createdAt = old.createdAt }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = (try? encoder.encode(kept)) ?? Data()
+            try Self.writeAtomically(path: manifestPath, Array(data))
+        }
+        try loadFinished()
+    }
+
+    /// The manifest found in the directory when it was opened, if any.
+    public let previousManifest: SweepManifest?
+
+    /// Records a new manifest (after the caller accepted a changed base).
+    public func replaceManifest(_ manifest: SweepManifest) throws(ResultsError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = (try? encoder.encode(manifest)) ?? Data()
+        try Self.writeAtomically(path: manifestPath, Array(data))
+    }
+
+    private func loadFinished() throws(ResultsError) {
+        for row in try results.readRows() {
+            guard row.count == layout.resultsHeader.count, let id = TaskID(hex: row[0]) else {
+                throw ResultsError(path: resultsPath, message: "malformed row for task '\(row.first ?? "")' (\(row.count) fields, expected \(layout.resultsHeader.count))")
+            }
+            let attempt = Int(row[layout.resultsHeader.count - CSVLayout.resultTrailer.count]) ?? 1
+            if finished[id] == nil { finished[id] = attempt } else { duplicateRowsOnOpen += 1 }
+        }
+        for row in try failures.readRows() {
+            if let id = row.first.flatMap(TaskID.init(hex:)) { quarantined.insert(id) }
+        }
+    }
+
+    /// Drops quarantine records so that those tasks run again (`--retry-failed`).
+    public func clearQuarantine() throws(ResultsError) {
+        guard !quarantined.isEmpty else { return }
+        try failures.rewrite(keeping: [])
+        quarantined.removeAll()
+    }
+
+    /// Rewrites curves.csv keeping only rows of the attempt that produced each accepted result.
+    /// Rows of attempts that are still running (`running`) are kept too.
+    public func compactCurves(running: [TaskID: Int] = [:]) throws(ResultsError) {
+        try curves.commit()
+        let rows = try curves.readRows()
+        var kept: [[String]] = []
+        kept.reserveCapacity(rows.count)
+        for row in rows {
+            guard row.count == layout.curvesHeader.count, let id = TaskID(hex: row[0]), let attempt = Int(row[1]) else { continue }
+            if finished[id] == attempt || running[id] == attempt { kept.append(row) }
+        }
+        let dropped = rows.count - kept.count
+        if dropped > 0 {
+            try curves.rewrite(keeping: kept)
+            droppedCurveRows += dropped
+        }
+    }
+
+    /// Appends a result row; the task counts as finished from now on (durable at the next commit).
+    public func recordResult(
+        taskID: TaskID, parameters: ParameterSet, metrics: [String], attempt: Int, host: String,
+        threads: Int, wallSeconds: Double, finishedAt: String
+    ) {
+        var row: [String] = [taskID.description, layout.experiment]
+        row.reserveCapacity(layout.resultsHeader.count)
+        for name in layout.parameterNames { row.append(parameters[name]?.canonicalText ?? "") }
+        row.append(contentsOf: metrics)
+        row.append(contentsOf: [String(attempt), host, String(threads), CSVField.number(wallSeconds), finishedAt])
+        results.append(row)
+        finished[taskID] = attempt
+    }
+
+    /// Appends one curve row of a running attempt.
+    public func recordCurve(taskID: TaskID, attempt: Int, phase: String, epoch: Int, metrics: [String]) {
+        curves.append([taskID.description, String(attempt), phase, String(epoch)] + metrics)
+    }
+
+    /// Appends a quarantine row.
+    public func recordFailure(
+        taskID: TaskID, parameters: ParameterSet, attempts: Int, hosts: [String], lastError: String, at: String
+    ) {
+        var row: [String] = [taskID.description, layout.experiment]
+        for name in layout.parameterNames { row.append(parameters[name]?.canonicalText ?? "") }
+        row.append(contentsOf: [String(attempts), hosts.joined(separator: ";"), lastError, at])
+        failures.append(row)
+        quarantined.insert(taskID)
+    }
+
+    /// Commits all three files (group commit: one write and one fdatasync each, if they have rows).
+    public func commit() throws(ResultsError) {
+        try curves.commit()
+        try results.commit()
+        try failures.commit()
+    }
+
+    /// Bytes waiting to be committed.
+    public var pendingBytes: Int { results.pendingBytes + curves.pendingBytes + failures.pendingBytes }
+
+    static func writeAtomically(path: String, _ bytes: [UInt8]) throws(ResultsError) {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ResultsError(path: temporary, message: "cannot create: \(String(cString: strerror(errno)))") }
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                off += n
+            }
+            return fsync(fd) == 0
+        }
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            throw ResultsError(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
+        }
+        AppendOnlyCSV.syncDirectory(of: path)
+    }
+}
+
+/// An ISO 8601 UTC timestamp with seconds, for `finished_at` and `quarantined_at`.
+public func utcTimestamp(_ date: Date = Date()) -> String {
+    var t = time_t(date.timeIntervalSince1970)
+    var parts = tm()
+    gmtime_r(&t, &parts)
+    func two(_ x: Int32) -> String { x < 10 ? "0\(x)" : "\(x)" }
+    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+}

@@ -1,0 +1,75 @@
+import Glibc
+
+/// A counter-based random stream: value `i` of a stream is a fixed hash of (key, i), so any sample
+/// can be generated on any thread, in any order, with the same bits.
+///
+/// The hash is SplitMix64's finaliser (Steele, Lea and Flood, 2014) applied to `key + i*gamma`;
+/// keys are derived from the task seed, a stream id (``RandomStreamID``) and an index (a sample
+/// number, an epoch) by the same finaliser, so streams of neighbouring indices are unrelated.
+struct CounterRandom {
+    private static let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+    private let key: UInt64
+    private var counter: UInt64 = 0
+    /// The second Gaussian of the last Box-Muller pair, if unused.
+    private var spareGaussian: Double?
+
+    @inline(__always)
+    static func mix(_ z0: UInt64) -> UInt64 {
+        var z = z0
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The stream `stream` of task seed `seed` for item `index` (a sample, an epoch...).
+    init(seed: UInt64, stream: RandomStreamID, index: UInt64 = 0) {
+        let a = Self.mix(seed &+ Self.gamma &* (stream.rawValue &+ 1))
+        key = Self.mix(a ^ Self.mix(index &+ 0x632B_E59B_D9B4_E019))
+    }
+
+    /// The next 64 random bits.
+    @inline(__always)
+    mutating func next() -> UInt64 {
+        counter &+= 1
+        return Self.mix(key &+ counter &* Self.gamma)
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    @inline(__always)
+    mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
+
+    /// Uniform integer in 0..<n (multiply-shift on 32 bits; bias below 2^-32 * n).
+    @inline(__always)
+    mutating func below(_ n: Int) -> Int {
+        Int(((next() >> 32) &* UInt64(n)) >> 32)
+    }
+
+    /// A standard normal deviate (Box-Muller in Double). Uses glibc's `log`, `cos` and `sin`:
+    /// bit-identical on every host with the same glibc, whatever the thread count.
+    mutating func gaussian() -> Double {
+        if let g = spareGaussian {
+            spareGaussian = nil
+            return g
+        }
+        let u1 = 1 - uniform()  // (0, 1]
+        let u2 = uniform()
+        let r = (-2 * log(u1)).squareRoot()
+        let t = 2 * Double.pi * u2
+        spareGaussian = r * sin(t)
+        return r * cos(t)
+    }
+}
+
+/// The independent random streams of a task; each is keyed by the seed and an index.
+enum RandomStreamID: UInt64 {
+    case dictionary = 1
+    case pretrainSet = 2
+    case finetuneSet = 3
+    case easyTestSet = 4
+    case hardTestSet = 5
+    case initialWeights = 6
+    case pretrainShuffle = 7
+    case finetuneShuffle = 8
+    case pseudoClass = 9
+    case randomLabel = 10
+}

@@ -1,0 +1,162 @@
+/// The seeded orthonormal feature dictionary: `superclasses` common features followed by
+/// `superclasses * subclasses` fine features, each a unit vector in R^dim, mutually orthogonal.
+struct FeatureDictionary {
+    let dim: Int
+    let superclasses: Int
+    let subclasses: Int
+    /// Row-major, one feature per row.
+    let vectors: [Float]
+
+    var count: Int { superclasses * (1 + subclasses) }
+    func commonIndex(_ y: Int) -> Int { y }
+    func fineIndex(_ y: Int, _ c: Int) -> Int { superclasses + y * subclasses + c }
+
+    /// Gaussian vectors, orthonormalised by modified Gram-Schmidt applied twice, in Double.
+    init(dim: Int, superclasses: Int, subclasses: Int, seed: UInt64) {
+        self.dim = dim
+        self.superclasses = superclasses
+        self.subclasses = subclasses
+        let n = superclasses * (1 + subclasses)
+        precondition(n <= dim, "the dictionary needs dim >= superclasses * (1 + subclasses)")
+        var rng = CounterRandom(seed: seed, stream: .dictionary)
+        var v = [Double](repeating: 0, count: n * dim)
+        for i in 0..<(n * dim) { v[i] = rng.gaussian() }
+        for i in 0..<n {
+            for _ in 0..<2 {
+                for j in 0..<i {
+                    var dot = 0.0
+                    for t in 0..<dim { dot += v[i * dim + t] * v[j * dim + t] }
+                    for t in 0..<dim { v[i * dim + t] -= dot * v[j * dim + t] }
+                }
+                var norm = 0.0
+                for t in 0..<dim { norm += v[i * dim + t] * v[i * dim + t] }
+                norm = norm.squareRoot()
+                for t in 0..<dim { v[i * dim + t] /= norm }
+            }
+        }
+        vectors = v.map { Float($0) }
+    }
+}
+
+/// How a sample's pretraining label follows from its superclass y, subclass c and index.
+///
+/// With g = granularity, k = subclasses, K = superclasses (C = K*g classes):
+/// - aligned, g divides k: class y*g + c/(k/g) (sibling subclasses merged into g groups);
+/// - misaligned, g divides k: leaves are ordered interleaved (c*K + y) and cut into K*g groups of
+///   k/g, so every group of two or more leaves mixes superclasses;
+/// - g a multiple of k (aligned or misaligned): class (y*k + c)*(g/k) + r, where r is a random
+///   pseudo-class in 0..<g/k drawn per sample (labels finer than the features);
+/// - random: a class drawn uniformly per sample, independent of the sample.
+struct LabelMap {
+    let superclasses: Int
+    let subclasses: Int
+    let granularity: Int
+    let alignment: HierarchyConfig.Alignment
+    let seed: UInt64
+
+    var classes: Int { superclasses * granularity }
+
+    /// The label of the sample with superclass y, subclass c, drawn from `stream` as sample `index`.
+    func label(y: Int, c: Int, stream: RandomStreamID, index: Int) -> Int {
+        let key = (stream.rawValue << 40) ^ UInt64(index)
+        switch alignment {
+        case .random:
+            var rng = CounterRandom(seed: seed, stream: .randomLabel, index: key)
+            return rng.below(classes)
+        case .aligned, .misaligned:
+            if granularity >= subclasses {
+                let split = granularity / subclasses
+                var rng = CounterRandom(seed: seed, stream: .pseudoClass, index: key)
+                let r = split == 1 ? 0 : rng.below(split)
+                return (y * subclasses + c) * split + r
+            }
+            let groupSize = subclasses / granularity
+            if alignment == .aligned { return y * granularity + c / groupSize }
+            return (c * superclasses + y) / groupSize
+        }
+    }
+}
+
+/// A set of samples held in memory: patches (n x P x d, row-major), superclass, subclass,
+/// hardness and pretraining label of each.
+struct SampleSet {
+    let count: Int
+    let patches: Int
+    let dim: Int
+    /// 64-byte aligned, count * patches * dim floats.
+    let x: UnsafeMutablePointer<Float>
+    var superclass: [Int32]
+    var subclass: [Int32]
+    var isHard: [Bool]
+    /// Whether the sample carries its fine feature (always for hard samples).
+    var hasFine: [Bool]
+    var label: [Int32]
+
+    /// Draws `count` samples; sample i uses only the stream (seed, `stream`, i), so the set is the
+    /// same whatever the order or thread that generates it.
+    ///
+    /// - Parameters:
+    ///   - hardFraction: the first round(hardFraction * count) samples are hard, the rest easy.
+    init(count: Int, hardFraction: Double, stream: RandomStreamID, config: HierarchyConfig,
+         dictionary: FeatureDictionary, labels: LabelMap) {
+        self.count = count
+        patches = config.patches
+        dim = config.dim
+        let stride = patches * dim
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count * stride) * 4, alignment: 64)
+        x = raw.bindMemory(to: Float.self, capacity: max(1, count * stride))
+        superclass = [Int32](repeating: 0, count: count)
+        subclass = [Int32](repeating: 0, count: count)
+        isHard = [Bool](repeating: false, count: count)
+        hasFine = [Bool](repeating: false, count: count)
+        label = [Int32](repeating: 0, count: count)
+        let hardCount = Int((hardFraction * Double(count)).rounded())
+        let K = config.superclasses, k = config.subclasses
+        let noiseStd = config.noise / Double(dim).squareRoot()
+        let features = dictionary.count
+        for i in 0..<count {
+            var rng = CounterRandom(seed: config.seed, stream: stream, index: UInt64(i))
+            let y = rng.below(K), c = rng.below(k)
+            let hard = i < hardCount
+            let carriesFine = hard || rng.uniform() < config.rareFrequency
+            let s = x + i * stride
+            for t in 0..<stride { s[t] = Float(noiseStd * rng.gaussian()) }
+            func add(_ feature: Int, _ scale: Double, patch: Int) {
+                let v = dictionary.vectors.withUnsafeBufferPointer { $0.baseAddress! + feature * dim }
+                let p = s + patch * dim
+                let a = Float(scale)
+                for t in 0..<dim { p[t] += a * v[t] }
+            }
+            func alpha() -> Double { config.alphaLow + (config.alphaHigh - config.alphaLow) * rng.uniform() }
+            // Patch positions do not matter to a network that sums over patches: the common
+            // feature takes the first patches, the fine feature the next ones.
+            if !hard {
+                for p in 0..<config.commonPatches { add(dictionary.commonIndex(y), alpha(), patch: p) }
+            }
+            if carriesFine {
+                for p in 0..<config.finePatches {
+                    add(dictionary.fineIndex(y, c), alpha(), patch: config.commonPatches + p)
+                }
+            }
+            if config.featureNoise > 0 {
+                // Each remaining patch carries, with probability 1/2, beta times a random feature
+                // other than the sample's own two.
+                for p in (config.commonPatches + config.finePatches)..<patches where rng.uniform() < 0.5 {
+                    var f = rng.below(features - 2)
+                    let own = [dictionary.commonIndex(y), dictionary.fineIndex(y, c)].sorted()
+                    if f >= own[0] { f += 1 }
+                    if f >= own[1] { f += 1 }
+                    add(f, config.featureNoise, patch: p)
+                }
+            }
+            superclass[i] = Int32(y)
+            subclass[i] = Int32(c)
+            isHard[i] = hard
+            hasFine[i] = carriesFine
+            label[i] = Int32(labels.label(y: y, c: c, stream: stream, index: i))
+        }
+    }
+
+    /// Frees the patch buffer (a SampleSet is owned by one task run).
+    func deallocate() { UnsafeMutableRawPointer(x).deallocate() }
+}

@@ -1,0 +1,177 @@
+/// The metrics of one epoch of one phase, streamed while a task runs.
+///
+/// During pretraining, `trainAccuracy` is the accuracy on the pretraining labels over the epoch's
+/// batches (before each step's update), and `easyAccuracy`/`hardAccuracy` are *coarse* accuracies of
+/// the pretrained network on the test sets: its predicted class mapped to the superclass that most
+/// of that class's training samples belong to (for aligned labels, exactly the class's superclass).
+/// During fine-tuning they are the fine-tuned network's accuracies on superclasses.
+/// Alignments are those of the current filters (see ``HierarchyResult``).
+public struct HierarchyEpoch: Sendable, Hashable {
+    /// The phase an epoch belongs to.
+    public enum Phase: String, Sendable, Hashable {
+        case pretrain, finetune
+    }
+    public var phase: Phase
+    /// 1-based.
+    public var epoch: Int
+    /// Mean training softmax cross-entropy over the epoch's samples.
+    public var loss: Double
+    public var trainAccuracy: Double
+    public var easyAccuracy: Double
+    public var hardAccuracy: Double
+    public var commonAlignment: Double
+    public var fineAlignment: Double
+}
+
+/// The final metrics of one task.
+public struct HierarchyResult: Sendable, Hashable {
+    /// Coarse accuracy after fine-tuning on the easy test set.
+    public var easyAccuracy: Double
+    /// Coarse accuracy after fine-tuning on the hard test set (no common feature): the claim's measure.
+    public var hardAccuracy: Double
+    /// Pretraining test accuracy: the pretrained network's accuracy on the pretraining labels of the
+    /// easy test set (for `pretrain: none`, that of the random initialisation).
+    public var pretrainAccuracy: Double
+    /// The pretrained network's coarse accuracy on the hard test set (see ``HierarchyEpoch``).
+    public var pretrainHardAccuracy: Double
+    /// Mean over common features v of max over filters of <w, v>/||w||, for the final filters.
+    public var commonAlignment: Double
+    /// The same over fine features.
+    public var fineAlignment: Double
+    /// SGD steps taken (pretraining plus fine-tuning).
+    public var steps: Int
+    /// Mean training loss of the last pretraining epoch (0 without pretraining).
+    public var pretrainLoss: Double
+    /// Mean training loss of the last fine-tuning epoch.
+    public var finetuneLoss: Double
+}
+
+/// Runs one task of the label-granularity experiment: draws the data, pretrains (unless
+/// `pretraining == .none`), fine-tunes a new coarse head and evaluates.
+///
+/// - Parameters:
+///   - config: everything the result depends on, seed included. Must have no ``HierarchyConfig/problems``.
+///   - threads: threads to use (the caller's included); the result does not depend on it.
+///   - onEpoch: called on the calling thread after each epoch of each phase.
+/// - Returns: the final metrics.
+/// - Complexity: about 4*P*d*C*m flops per sample per pretraining epoch (see ``PretrainStep``).
+public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
+                             onEpoch: (HierarchyEpoch) -> Void = { _ in }) -> HierarchyResult {
+    precondition(config.problems.isEmpty, "invalid config: \(config.problems)")
+    let dictionary = FeatureDictionary(dim: config.dim, superclasses: config.superclasses,
+                                       subclasses: config.subclasses, seed: config.seed)
+    let labels = LabelMap(superclasses: config.superclasses, subclasses: config.subclasses,
+                          granularity: config.granularity, alignment: config.alignment, seed: config.seed)
+    func makeSet(_ n: Int, hard: Double, _ stream: RandomStreamID) -> SampleSet {
+        SampleSet(count: n, hardFraction: hard, stream: stream, config: config, dictionary: dictionary, labels: labels)
+    }
+    let supervised = config.pretraining == .supervised
+    let pretrainSet = supervised ? makeSet(config.trainSamples, hard: config.trainHardFraction, .pretrainSet) : nil
+    let finetuneSet = makeSet(config.finetuneSamples, hard: config.trainHardFraction, .finetuneSet)
+    let easyTest = makeSet(config.testSamples, hard: 0, .easyTestSet)
+    let hardTest = makeSet(config.testSamples, hard: 1, .hardTestSet)
+    defer {
+        pretrainSet?.deallocate()
+        finetuneSet.deallocate()
+        easyTest.deallocate()
+        hardTest.deallocate()
+    }
+
+    let engine = ConvEngine(config: config, maxBatch: config.batchSize, threads: threads)
+    engine.initialiseWeights(initScale: config.initScale, seed: config.seed)
+    let commonFeatures = 0..<config.superclasses
+    let fineFeatures = config.superclasses..<dictionary.count
+
+    // Class -> superclass by majority over the labelled set (ties to the lower superclass).
+    let classToSuperclass: [Int32] = {
+        let set = pretrainSet ?? finetuneSet
+        var counts = [Int](repeating: 0, count: config.pretrainClasses * config.superclasses)
+        for i in 0..<set.count { counts[Int(set.label[i]) * config.superclasses + Int(set.superclass[i])] += 1 }
+        return (0..<config.pretrainClasses).map { j in
+            var best = 0
+            for y in 1..<config.superclasses where counts[j * config.superclasses + y] > counts[j * config.superclasses + best] { best = y }
+            return Int32(best)
+        }
+    }()
+
+    func accuracy(_ predictions: [Int32], _ truth: [Int32], map: [Int32]? = nil) -> Double {
+        var correct = 0
+        for i in 0..<predictions.count {
+            let p = map.map { $0[Int(predictions[i])] } ?? predictions[i]
+            if p == truth[i] { correct += 1 }
+        }
+        return Double(correct) / Double(predictions.count)
+    }
+
+    var steps = 0
+    /// One epoch of SGD over `set` in an order drawn from (seed, stream, epoch).
+    func trainEpoch(_ set: SampleSet, labels: [Int32], stream: RandomStreamID, epoch: Int,
+                    phase: ConvEngine.Phase, learningRate: Double) -> (loss: Double, accuracy: Double) {
+        var order = (0..<set.count).map { Int32($0) }
+        var rng = CounterRandom(seed: config.seed, stream: stream, index: UInt64(epoch))
+        for i in stride(from: set.count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
+        let batchLabels = order.map { labels[Int($0)] }
+        var loss = 0.0
+        var correct = 0
+        order.withUnsafeBufferPointer { o in
+            batchLabels.withUnsafeBufferPointer { l in
+                var start = 0
+                while start < set.count {
+                    let n = min(config.batchSize, set.count - start)
+                    let r = engine.step(x: UnsafePointer(set.x), indices: o.baseAddress! + start, labels: l.baseAddress! + start,
+                                        count: n, phase: phase, learningRate: Float(learningRate))
+                    loss += r.loss
+                    correct += r.correct
+                    steps += 1
+                    start += n
+                }
+            }
+        }
+        return (loss / Double(set.count), Double(correct) / Double(set.count))
+    }
+
+    var pretrainLoss = 0.0
+    if let set = pretrainSet {
+        for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
+            let r = trainEpoch(set, labels: set.label, stream: .pretrainShuffle, epoch: epoch,
+                               phase: .pretrain, learningRate: config.learningRate)
+            pretrainLoss = r.loss
+            onEpoch(HierarchyEpoch(
+                phase: .pretrain, epoch: epoch, loss: r.loss, trainAccuracy: r.accuracy,
+                easyAccuracy: accuracy(engine.predict(easyTest, phase: .pretrain), easyTest.superclass, map: classToSuperclass),
+                hardAccuracy: accuracy(engine.predict(hardTest, phase: .pretrain), hardTest.superclass, map: classToSuperclass),
+                commonAlignment: engine.alignment(dictionary, features: commonFeatures),
+                fineAlignment: engine.alignment(dictionary, features: fineFeatures)))
+        }
+    }
+    let easyPretrainPredictions = engine.predict(easyTest, phase: .pretrain)
+    let pretrainAccuracy = accuracy(easyPretrainPredictions, easyTest.label)
+    let pretrainHardAccuracy = accuracy(engine.predict(hardTest, phase: .pretrain), hardTest.superclass, map: classToSuperclass)
+
+    engine.resetHead(standardisingOver: finetuneSet)
+    var finetuneLoss = 0.0
+    var easyAccuracy = 0.0, hardAccuracy = 0.0
+    let finetunePhase = ConvEngine.Phase.finetune(trainFilters: config.finetuning == .full)
+    for epoch in 1...max(1, config.finetuneEpochs) where config.finetuneEpochs > 0 {
+        let r = trainEpoch(finetuneSet, labels: finetuneSet.superclass, stream: .finetuneShuffle, epoch: epoch,
+                           phase: finetunePhase, learningRate: config.finetuneLearningRate)
+        finetuneLoss = r.loss
+        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase), easyTest.superclass)
+        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase), hardTest.superclass)
+        onEpoch(HierarchyEpoch(
+            phase: .finetune, epoch: epoch, loss: r.loss, trainAccuracy: r.accuracy,
+            easyAccuracy: easyAccuracy, hardAccuracy: hardAccuracy,
+            commonAlignment: engine.alignment(dictionary, features: commonFeatures),
+            fineAlignment: engine.alignment(dictionary, features: fineFeatures)))
+    }
+    if config.finetuneEpochs == 0 {
+        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase), easyTest.superclass)
+        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase), hardTest.superclass)
+    }
+    return HierarchyResult(
+        easyAccuracy: easyAccuracy, hardAccuracy: hardAccuracy,
+        pretrainAccuracy: pretrainAccuracy, pretrainHardAccuracy: pretrainHardAccuracy,
+        commonAlignment: engine.alignment(dictionary, features: commonFeatures),
+        fineAlignment: engine.alignment(dictionary, features: fineFeatures),
+        steps: steps, pretrainLoss: pretrainLoss, finetuneLoss: finetuneLoss)
+}

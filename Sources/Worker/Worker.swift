@@ -1,0 +1,265 @@
+import ExperimentAPI
+import Foundation
+import Lifecycle
+import Logging
+import WireProtocol
+import ZeroMQ
+
+/// Runs tasks for a coordinator: connects a DEALER, says hello with its slots, runs the leases it
+/// is given on slot threads, streams each epoch's metrics, sends results and failures, heartbeats
+/// from its I/O thread while busy, and reconnects with backoff when the coordinator goes silent
+/// (Paranoid Pirate, with the worker watching the coordinator as much as the reverse).
+///
+/// Results sent shortly before a coordinator went away are kept, offered again in the next hello
+/// (`held`) and re-sent if the new coordinator adopts their leases; a coordinator that already
+/// has them answers `cancel`, so nothing is lost and nothing counts twice.
+public final class Worker {
+    public let configuration: WorkerConfiguration
+    private let families: [String: any ExperimentFamily]
+    private let logger: Logger
+    private let context: ZMQContext
+    private let pool: SlotPool
+
+    /// Leases being run, by task id.
+    private var running: [TaskID: LeaseRef] = [:]
+    /// Outcomes already sent, with their curve points, kept until a coordinator has surely seen
+    /// them (see type doc).
+    private var recent: [TaskID: (ref: LeaseRef, curves: [[UInt8]], message: [UInt8], sentAt: Double)] = [:]
+    /// Curve points sent for running tasks, to send again if a new coordinator adopts the lease.
+    private var curveLog: [TaskID: [[UInt8]]] = [:]
+    private var heartbeatInterval: Double
+    private var liveness: Int
+    /// Tasks completed, failed, and messages dropped (undecodable or unexpected), for logs and tests.
+    public private(set) var completed = 0
+    public private(set) var failed = 0
+    public private(set) var dropped = 0
+
+    public init(configuration: WorkerConfiguration, families: [any ExperimentFamily], logger: Logger) throws {
+        self.configuration = configuration
+        self.families = Dictionary(uniqueKeysWithValues: families.map { ($0.name, $0) })
+        self.logger = logger
+        heartbeatInterval = Double(configuration.heartbeatIntervalMs) / 1000
+        liveness = configuration.liveness
+        context = try ZMQContext()
+        pool = SlotPool(slots: configuration.slots, threadsPerSlot: configuration.threadsPerSlot)
+    }
+
+    deinit {
+        pool.stop()
+        context.shutdown()
+    }
+
+    private func makeSocket() throws -> ZMQSocket {
+        let socket = try ZMQSocket(context, .dealer)
+        try socket.set(.linger(milliseconds: 500))
+        try socket.set(.maxMessageSize(WireLimits.maxMessageBytes))
+        try socket.set(.sendHighWaterMark(100_000))
+        try socket.set(.receiveHighWaterMark(100_000))
+        try socket.set(.reconnectInterval(milliseconds: 100))
+        try socket.set(.reconnectIntervalMax(milliseconds: 2000))
+        if let security = configuration.security {
+            try socket.set(.curveClient(
+                serverPublicKey: security.serverPublicKey, publicKey: security.publicKey, secretKey: security.secretKey))
+        }
+        try socket.connect(configuration.connect)
+        return socket
+    }
+
+    private func hello() -> Message {
+        var held = Array(running.values)
+        held.append(contentsOf: recent.values.map(\.ref))
+        return .hello(Hello(
+            host: configuration.host, pid: Int(getpid()), cores: ProcessInfo.processInfo.activeProcessorCount,
+            slots: configuration.slots, threadsPerSlot: configuration.threadsPerSlot,
+            softwareVersion: configuration.softwareVersion, held: held))
+    }
+
+    /// Runs until the sweep finishes, a stop is requested, or no coordinator is heard for
+    /// `giveUpAfterSeconds`. On a stop request it hands its running tasks back (goodbye).
+    public func run(shutdown: ShutdownRequest) throws -> WorkerExit {
+        var backoff = Double(configuration.reconnectInitialMs) / 1000
+        var lastHeardEver = monotonicSeconds()
+        while true {
+            let socket = try makeSocket()
+            let outcome = try session(socket, shutdown: shutdown, lastHeardEver: &lastHeardEver)
+            socket.close()
+            switch outcome {
+            case .exit(let reason):
+                return reason
+            case .heardThenLost:
+                backoff = Double(configuration.reconnectInitialMs) / 1000
+            case .neverHeard:
+                break
+            }
+            if let limit = configuration.giveUpAfterSeconds, monotonicSeconds() - lastHeardEver > limit {
+                logger.error("no coordinator for \(Int(limit)) s: giving up", metadata: ["connect": "\(configuration.connect)"])
+                return .gaveUp
+            }
+            // Backoff with jitter, waking early for a stop request.
+            let wait = backoff * Double.random(in: 0.8...1.2)
+            logger.notice("coordinator silent: reconnecting", metadata: [
+                "connect": "\(configuration.connect)", "wait.seconds": "\(String(format: "%.2f", wait))",
+                "running": "\(running.count)",
+            ])
+            let until = monotonicSeconds() + wait
+            while monotonicSeconds() < until {
+                if shutdown.requests > 0 { return .stopped }
+                usleep(20_000)
+            }
+            backoff = min(backoff * 2, Double(configuration.reconnectMaxMs) / 1000)
+        }
+    }
+
+    private enum SessionOutcome {
+        case exit(WorkerExit)
+        case heardThenLost
+        case neverHeard
+    }
+
+    /// One connection: from hello until the coordinator is silent for `liveness` intervals.
+    private func session(_ socket: ZMQSocket, shutdown: ShutdownRequest, lastHeardEver: inout Double) throws -> SessionOutcome {
+        var heard = false
+        var lastHeard = monotonicSeconds()
+        var nextHeartbeat = lastHeard + heartbeatInterval
+        send(hello(), on: socket)
+        var items = [socket.pollItem(.readable), ZMQPollItem(fileDescriptor: pool.wakeFD, events: .readable)]
+        while true {
+            if shutdown.requests > 0 {
+                let handedBack = running.count
+                send(.goodbye(Goodbye(final: false, reason: "worker stopping (signal); \(handedBack) task(s) handed back")), on: socket)
+                logger.notice("stopping: handed running tasks back", metadata: ["tasks": "\(handedBack)"])
+                return .exit(.stopped)
+            }
+            let now = monotonicSeconds()
+            let timeout = max(0, nextHeartbeat - now)
+            _ = try zmqPoll(&items, timeoutMilliseconds: Int(timeout * 1000) + 1)
+
+            for event in pool.drain() { forward(event, on: socket) }
+
+            while let frames = try socket.receive(dontWait: true, maxFrames: 2) {
+                guard frames.count == 1 else {
+                    dropped += 1
+                    continue
+                }
+                let message: Message
+                do {
+                    message = try frames[0].withUnsafeBytes { raw throws(DecodeError) in try WireCodec.decode(raw) }
+                } catch {
+                    dropped += 1
+                    continue
+                }
+                heard = true
+                lastHeard = monotonicSeconds()
+                lastHeardEver = lastHeard
+                switch message {
+                case .welcome(let welcome):
+                    heartbeatInterval = Double(max(10, welcome.heartbeatIntervalMs)) / 1000
+                    liveness = max(2, welcome.liveness)
+                    // Offer again what a coordinator may have missed: the curves of running tasks,
+                    // and curves and outcome of tasks that finished while none was listening.
+                    // A coordinator that has them already drops them (and says cancel).
+                    for id in running.keys { for bytes in curveLog[id] ?? [] { _ = try? socket.send([bytes], dontWait: true) } }
+                    for (_, entry) in recent {
+                        for bytes in entry.curves { _ = try? socket.send([bytes], dontWait: true) }
+                        _ = try? socket.send([entry.message], dontWait: true)
+                    }
+                case .task(let assignment):
+                    accept(assignment, on: socket)
+                case .heartbeat:
+                    break
+                case .cancel(let ref):
+                    if running[ref.taskID] == ref {
+                        running[ref.taskID] = nil
+                        curveLog[ref.taskID] = nil
+                    }
+                    if recent[ref.taskID]?.ref == ref { recent[ref.taskID] = nil }
+                case .reset:
+                    send(hello(), on: socket)
+                case .goodbye(let goodbye):
+                    if goodbye.final {
+                        logger.info("sweep finished: leaving", metadata: ["completed": "\(completed)", "failed": "\(failed)"])
+                        return .exit(.sweepFinished)
+                    }
+                    logger.notice("coordinator stopping; will reconnect", metadata: ["reason": "\(goodbye.reason)"])
+                case .hello, .metrics, .result, .failure:
+                    dropped += 1
+                }
+            }
+
+            let after = monotonicSeconds()
+            if after >= nextHeartbeat {
+                nextHeartbeat = after + heartbeatInterval
+                send(.heartbeat(Heartbeat(held: Array(running.values))), on: socket)
+                let keep = heartbeatInterval * Double(liveness) * 3
+                recent = recent.filter { after - $0.value.sentAt < keep }
+            }
+            if after - lastHeard > heartbeatInterval * Double(liveness) {
+                return heard ? .heardThenLost : .neverHeard
+            }
+        }
+    }
+
+    private func send(_ message: Message, on socket: ZMQSocket) {
+        _ = try? socket.send([WireCodec.encode(message)], dontWait: true)
+    }
+
+    private func accept(_ assignment: TaskAssignment, on socket: ZMQSocket) {
+        let ref = assignment.lease
+        func refuse(_ why: String) {
+            failed += 1
+            send(.failure(TaskFailure(lease: ref, error: why)), on: socket)
+        }
+        if running[ref.taskID] != nil { return }  // a duplicate delivery of a lease we run
+        guard running.count < configuration.slots else {
+            refuse("worker has no free slot (\(configuration.slots) in use)")
+            return
+        }
+        guard let family = families[assignment.experiment] else {
+            refuse("this worker has no experiment '\(assignment.experiment)' (it has \(families.keys.sorted().joined(separator: ", ")))")
+            return
+        }
+        let given = Dictionary(assignment.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let parameters: ParameterSet
+        switch family.resolve(given) {
+        case .success(let set): parameters = set
+        case .failure(let problems):
+            refuse("invalid parameters: \(problems)")
+            return
+        }
+        guard TaskID.of(experiment: family.name, parameters: parameters) == ref.taskID else {
+            refuse("task id \(ref.taskID) does not match its parameters (different grainsweep versions?)")
+            return
+        }
+        running[ref.taskID] = ref
+        let job = Job(lease: ref, family: family, parameters: parameters)
+        if family.isInstant(parameters) {
+            // A no-op: run it here, and don't keep its result for re-sending (re-running is free).
+            forward(SlotPool.execute(job, threads: 1) { _ in }, on: socket, remember: false)
+        } else {
+            pool.submit(job)
+        }
+    }
+
+    private func forward(_ event: SlotEvent, on socket: ZMQSocket, remember: Bool = true) {
+        switch event {
+        case .metrics(let ref, let point):
+            guard running[ref.taskID] == ref else { return }
+            let bytes = WireCodec.encode(.metrics(MetricsReport(lease: ref, point: point)))
+            _ = try? socket.send([bytes], dontWait: true)
+            if remember { curveLog[ref.taskID, default: []].append(bytes) }
+        case .result(let ref, let wall, let metrics):
+            guard running.removeValue(forKey: ref.taskID) != nil else { return }
+            completed += 1
+            let bytes = WireCodec.encode(.result(TaskResult(lease: ref, wallSeconds: wall, metrics: metrics)))
+            _ = try? socket.send([bytes], dontWait: true)
+            let curves = curveLog.removeValue(forKey: ref.taskID) ?? []
+            if remember && recent.count < 1024 { recent[ref.taskID] = (ref, curves, bytes, monotonicSeconds()) }
+        case .failure(let ref, let error):
+            guard running.removeValue(forKey: ref.taskID) != nil else { return }
+            curveLog[ref.taskID] = nil
+            failed += 1
+            let bytes = WireCodec.encode(.failure(TaskFailure(lease: ref, error: String(error.prefix(2000)))))
+            _ = try? socket.send([bytes], dontWait: true)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/// How a worker connects and how much it runs at once.
+public struct WorkerConfiguration: Sendable {
+    /// The coordinator's endpoint, `tcp://HOST:PORT`.
+    public var connect: String
+    /// Tasks run at once (the credit the coordinator may use).
+    public var slots: Int
+    /// Threads each task's training core uses.
+    public var threadsPerSlot: Int
+    /// The host name reported to the coordinator (and written to results.csv).
+    public var host: String
+    /// Heartbeat timing until the coordinator's welcome says otherwise.
+    public var heartbeatIntervalMs: Int = 1000
+    public var liveness: Int = 5
+    /// Reconnect backoff: first wait and ceiling, doubled after each silent attempt.
+    public var reconnectInitialMs: Int = 250
+    public var reconnectMaxMs: Int = 30_000
+    /// Give up after this many seconds without hearing from any coordinator (nil: never).
+    public var giveUpAfterSeconds: Double?
+    /// CURVE keys; nil connects in plain TCP.
+    public var security: ClientSecurity?
+    public var softwareVersion: String = "dev"
+
+    public init(connect: String, slots: Int, threadsPerSlot: Int, host: String) {
+        self.connect = connect
+        self.slots = slots
+        self.threadsPerSlot = threadsPerSlot
+        self.host = host
+    }
+}
+
+/// A worker's CURVE identity and the coordinator it trusts.
+public struct ClientSecurity: Sendable {
+    public var serverPublicKey: String
+    public var publicKey: String
+    public var secretKey: String
+    public init(serverPublicKey: String, publicKey: String, secretKey: String) {
+        self.serverPublicKey = serverPublicKey
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
+}
+
+/// Why a worker's run ended.
+public enum WorkerExit: Sendable, Equatable {
+    /// The coordinator said the sweep is finished.
+    case sweepFinished
+    /// SIGTERM/SIGINT (or the caller) asked it to stop; running tasks were handed back.
+    case stopped
+    /// No coordinator answered for `giveUpAfterSeconds`.
+    case gaveUp
+}

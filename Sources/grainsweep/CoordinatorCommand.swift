@@ -1,0 +1,126 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Lifecycle
+import Logging
+import ZeroMQ
+
+/// Options of the coordinator shared by `coordinator` and `run`.
+struct ServeOptions: ParsableArguments {
+    @Option(help: "Results directory: results.csv, curves.csv, failures.csv. Reusing it resumes the sweep.")
+    var out: String
+
+    @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds, both ways.")
+    var heartbeatMs: Int = 1000
+
+    @Option(help: "Missed heartbeat intervals after which a worker is dead and its tasks are handed out again.")
+    var liveness: Int = 5
+
+    @Option(name: .customLong("max-attempts"), help: "Attempts per task (failures and dead workers count) before it is quarantined.")
+    var maxAttempts: Int = 3
+
+    @Option(name: .customLong("grace-seconds"), help: "On SIGINT/SIGTERM, seconds running tasks get to finish.")
+    var graceSeconds: Double = 30
+
+    @Option(name: .customLong("progress"), help: "auto (a bar on a terminal, log lines otherwise), bar or log.")
+    var progressMode: String = "auto"
+
+    @Option(name: .customLong("progress-interval"), help: "Seconds between progress log lines.")
+    var progressInterval: Double = 10
+
+    @Flag(name: .customLong("retry-failed"), help: "Run quarantined tasks of an earlier run again.")
+    var retryFailed = false
+
+    @Option(name: .customLong("max-tasks"), help: "Refuse specs that expand to more tasks than this.")
+    var maxTasks: Int?
+
+    func validate() throws {
+        guard heartbeatMs >= 10 && heartbeatMs <= 600_000 else { throw ValidationError("--heartbeat-ms must be in 10...600000") }
+        guard liveness >= 2 && liveness <= 1000 else { throw ValidationError("--liveness must be in 2...1000") }
+        guard maxAttempts >= 1 && maxAttempts <= 100 else { throw ValidationError("--max-attempts must be in 1...100") }
+        guard graceSeconds >= 0 else { throw ValidationError("--grace-seconds must be >= 0") }
+        guard ["auto", "bar", "log"].contains(progressMode) else { throw ValidationError("--progress must be auto, bar or log") }
+    }
+
+    func configuration(bind: String) -> CoordinatorConfiguration {
+        var c = CoordinatorConfiguration()
+        c.bind = bind
+        c.heartbeatIntervalMs = heartbeatMs
+        c.liveness = liveness
+        c.maxAttempts = maxAttempts
+        c.gracePeriodSeconds = graceSeconds
+        c.retryFailed = retryFailed
+        c.progressLogIntervalSeconds = progressInterval
+        c.progressBar = progressMode == "bar" || (progressMode == "auto" && isatty(2) == 1)
+        c.softwareVersion = grainsweepVersion
+        return c
+    }
+}
+
+/// `grainsweep coordinator`: serves a sweep's tasks to workers and records their results.
+struct CoordinatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Serve a sweep's tasks to workers over ZeroMQ and write results.csv and curves.csv.",
+        discussion: """
+            Exit status: 0 when every task is done (or after a graceful stop: run again to resume), \
+            3 when the sweep finished with quarantined tasks (see failures.csv), 1 or 2 on errors.
+            """)
+
+    @Argument(help: "The sweep spec (YAML).")
+    var spec: String
+
+    @OptionGroup var serve: ServeOptions
+
+    @Option(help: "ZeroMQ endpoint to bind.")
+    var bind: String = "tcp://0.0.0.0:5555"
+
+    @Option(name: .customLong("secret-key"), help: "The coordinator's CURVE secret key file (from grainsweep keygen).")
+    var secretKey: String?
+
+    @Option(name: .customLong("authorized-keys"), help: "Directory of the workers' public key files (*.pub) to admit.")
+    var authorizedKeys: String?
+
+    @Flag(help: "Allow plain, unauthenticated TCP on a non-loopback address.")
+    var insecure = false
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if (secretKey == nil) != (authorizedKeys == nil) {
+            throw ValidationError("--secret-key and --authorized-keys go together")
+        }
+    }
+
+    func run() throws {
+        logging.bootstrap()
+        let logger = Logger(label: "grainsweep.coordinator")
+        let plan = try loadPlan(spec, maxTasks: serve.maxTasks)
+        var configuration = serve.configuration(bind: bind)
+        configuration.insecure = insecure
+        if let secretKey, let authorizedKeys {
+            do {
+                let secret = try CurveKeyFiles.readSecretKey(path: secretKey)
+                let keys = try CurveKeyFiles.readAuthorizedKeys(directory: authorizedKeys)
+                guard !keys.isEmpty else { throw fail("\(authorizedKeys): no *.pub files: no worker could connect") }
+                configuration.security = ServerSecurity(secretKey: secret, authorizedWorkerKeys: Set(keys.values))
+                logger.info("CURVE on", metadata: ["authorized.workers": "\(keys.keys.sorted().joined(separator: ","))"])
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                throw fail("\(error)")
+            }
+        }
+        let shutdown = ShutdownRequest()
+        shutdown.installSignalHandlers()
+        let coordinator: Coordinator
+        do {
+            coordinator = try Coordinator(plan: plan, outDirectory: serve.out, configuration: configuration, logger: logger)
+        } catch {
+            throw fail("\(error)")
+        }
+        let summary = try coordinator.run(shutdown: shutdown)
+        FileHandle.standardError.write(Data("\(summary)\n".utf8))
+        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import Lifecycle
+import Logging
+import Synchronization
+
+/// `grainsweep run`: the embedded default: a coordinator in this process and local worker
+/// processes, same protocol over loopback. One machine, no set-up.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a sweep on this machine: a coordinator and local worker processes.",
+        discussion: """
+            Workers that die are replaced (up to 3 times the worker count). Running it again on the \
+            same --out directory resumes: finished tasks are not run again. Exit status as for \
+            `grainsweep coordinator`.
+            """)
+
+    @Argument(help: "The sweep spec (YAML), e.g. sweeps/quickstart.yaml.")
+    var spec: String
+
+    @OptionGroup var serve: ServeOptions
+
+    @Option(help: "Local worker processes (default: one per usable core).")
+    var workers: Int?
+
+    @Option(help: "Threads per task in each worker (default: usable cores divided by workers, at least 1).")
+    var threads: Int?
+
+    @Option(name: .customLong("worker-log-level"), help: "Log level of the worker processes.")
+    var workerLogLevel: Logger.Level = .warning
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if let workers, workers < 1 || workers > 256 { throw ValidationError("--workers must be in 1...256") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024") }
+    }
+
+    func run() throws {
+        logging.bootstrap()
+        let logger = Logger(label: "grainsweep.run")
+        let plan = try loadPlan(spec, maxTasks: serve.maxTasks)
+        let cores = usableCores()
+        let workerCount = workers ?? cores
+        let threadCount = threads ?? max(1, cores / workerCount)
+        let shutdown = ShutdownRequest()
+        shutdown.installSignalHandlers()
+        let coordinator: Coordinator
+        do {
+            coordinator = try Coordinator(
+                plan: plan, outDirectory: serve.out, configuration: serve.configuration(bind: "tcp://127.0.0.1:0"),
+                logger: Logger(label: "grainsweep.coordinator"))
+        } catch {
+            throw fail("\(error)")
+        }
+        let arguments = [
+            "worker", "--connect", coordinator.endpoint, "--slots", "1", "--threads", String(threadCount),
+            "--give-up-after", String(max(30, Double(serve.heartbeatMs) / 1000 * Double(serve.liveness) * 4)),
+            "--log-level", workerLogLevel.rawValue,
+        ]
+        let fleet = LocalFleet(arguments: arguments, count: workerCount, maxRestarts: 3 * workerCount, logger: logger)
+        logger.info("starting local workers", metadata: ["workers": "\(workerCount)", "threads": "\(threadCount)"])
+        try fleet.start()
+        let summary: CoordinatorSummary
+        do {
+            summary = try coordinator.run(shutdown: shutdown)
+        } catch {
+            fleet.stop(graceSeconds: 2)
+            throw error
+        }
+        fleet.stop(graceSeconds: 5)
+        FileHandle.standardError.write(Data("\(summary)\n".utf8))
+        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+    }
+}
+
+/// Worker processes of `grainsweep run`: started from this executable, replaced when they die
+/// before the sweep ends, stopped (SIGTERM, then SIGKILL) when it does.
+final class LocalFleet: Sendable {
+    private struct State {
+        var processes: [Process] = []
+        var restarts = 0
+        var stopping = false
+    }
+    private let state = Mutex(State())
+    private let arguments: [String]
+    private let count: Int
+    private let maxRestarts: Int
+    private let logger: Logger
+
+    init(arguments: [String], count: Int, maxRestarts: Int, logger: Logger) {
+        self.arguments = arguments
+        self.count = count
+        self.maxRestarts = maxRestarts
+        self.logger = logger
+    }
+
+    func start() throws {
+        for _ in 0..<count { try spawn() }
+    }
+
+    private func spawn() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executablePath())
+        process.arguments = arguments
+        process.terminationHandler = { [self] finished in
+            let replace = state.withLock { s -> Bool in
+                s.processes.removeAll { $0 === finished }
+                guard !s.stopping, finished.terminationStatus != 0 || finished.terminationReason == .uncaughtSignal,
+                      s.restarts < maxRestarts else { return false }
+                s.restarts += 1
+                return true
+            }
+            if replace {
+                logger.warning("a local worker died: starting another", metadata: ["status": "\(finished.terminationStatus)"])
+                try? spawn()
+            }
+        }
+        try process.run()
+        state.withLock { $0.processes.append(process) }
+    }
+
+    /// Waits up to `graceSeconds` for workers to leave by themselves, then terminates the rest.
+    func stop(graceSeconds: Double) {
+        let deadline = Date().addingTimeInterval(graceSeconds)
+        state.withLock { $0.stopping = true }
+        while Date() < deadline, state.withLock({ $0.processes.contains { $0.isRunning } }) { usleep(20_000) }
+        let left = state.withLock { $0.processes.filter(\.isRunning) }
+        for p in left { kill(p.processIdentifier, SIGTERM) }
+        let hard = Date().addingTimeInterval(2)
+        while Date() < hard, left.contains(where: \.isRunning) { usleep(20_000) }
+        for p in left where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    }
+
+    static func executablePath() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return n > 0 ? cString(buffer) : CommandLine.arguments[0]
+    }
+}

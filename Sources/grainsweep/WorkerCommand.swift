@@ -1,0 +1,78 @@
+import ArgumentParser
+import Experiments
+import Foundation
+import Lifecycle
+import Logging
+import WireProtocol
+import Worker
+import ZeroMQ
+
+/// `grainsweep worker`: runs tasks for a coordinator.
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Connect to a coordinator and run its tasks until the sweep is finished.")
+
+    @Option(help: "The coordinator's endpoint, tcp://HOST:PORT.")
+    var connect: String
+
+    @Option(help: "Tasks to run at once (default: 1).")
+    var slots: Int = 1
+
+    @Option(help: "Threads per task (default: usable cores divided by slots).")
+    var threads: Int?
+
+    @Option(help: "Host name to report (default: this machine's).")
+    var host: String?
+
+    @Option(name: .customLong("server-key"), help: "The coordinator's CURVE public key file.")
+    var serverKey: String?
+
+    @Option(name: .customLong("secret-key"), help: "This worker's CURVE secret key file (from grainsweep keygen).")
+    var secretKey: String?
+
+    @Option(name: .customLong("give-up-after"), help: "Exit after this many seconds without a coordinator (default: never).")
+    var giveUpAfter: Double?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        guard slots >= 1 && slots <= 1024 else { throw ValidationError("--slots must be in 1...1024") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024") }
+        if (serverKey == nil) != (secretKey == nil) { throw ValidationError("--server-key and --secret-key go together") }
+        if let host, host.isEmpty || host.utf8.count > WireLimits.maxHostBytes {
+            throw ValidationError("--host must be 1...\(WireLimits.maxHostBytes) bytes")
+        }
+    }
+
+    func run() throws {
+        logging.bootstrap()
+        let logger = Logger(label: "grainsweep.worker")
+        var configuration = WorkerConfiguration(
+            connect: connect, slots: slots, threadsPerSlot: threads ?? max(1, usableCores() / slots),
+            host: host ?? hostName())
+        configuration.giveUpAfterSeconds = giveUpAfter
+        configuration.softwareVersion = grainsweepVersion
+        if let serverKey, let secretKey {
+            do {
+                let secret = try CurveKeyFiles.readSecretKey(path: secretKey)
+                configuration.security = ClientSecurity(
+                    serverPublicKey: try CurveKeyFiles.readPublicKey(path: serverKey),
+                    publicKey: try CurveKeys.publicKey(fromSecret: secret), secretKey: secret)
+            } catch {
+                throw fail("\(error)")
+            }
+        }
+        let shutdown = ShutdownRequest()
+        shutdown.installSignalHandlers()
+        let worker = try Worker(configuration: configuration, families: ExperimentCatalog.all, logger: logger)
+        logger.info("worker starting", metadata: [
+            "connect": "\(connect)", "slots": "\(slots)", "threads": "\(configuration.threadsPerSlot)",
+            "security": "\(configuration.security == nil ? "none" : "curve")",
+        ])
+        switch try worker.run(shutdown: shutdown) {
+        case .sweepFinished, .stopped: return
+        case .gaveUp: throw ExitCode(4)
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import ExperimentAPI
+import Foundation
+import Testing
+import WireProtocol
+import ZeroMQ
+
+/// A sleep-family spec with `seeds` tasks of `sleepMs` each (plus extra YAML lines).
+func sleepSpec(name: String, sleepMs: Double, epochs: Int = 1, seeds: Int, extraAxes: String = "") -> String {
+    """
+    name: \(name)
+    experiment: sleep
+    base:
+      sleep_ms: \(sleepMs)
+      epochs: \(epochs)
+    axes:
+    \(extraAxes.isEmpty ? "  fail: [never]" : extraAxes)
+    seeds: \(seeds)
+
+    """
+}
+
+/// Timing options that make failure detection fast in tests.
+let fastTiming = ["--heartbeat-ms", "100", "--liveness", "5", "--progress", "log", "--progress-interval", "1"]
+
+func startCoordinator(_ spec: String, out: String, port: Int, in dir: String, tag: String, extra: [String] = []) throws -> Child {
+    try Child(["coordinator", spec, "--out", out, "--bind", "tcp://127.0.0.1:\(port)"] + fastTiming + extra, in: dir, tag: tag)
+}
+
+func startWorker(port: Int, in dir: String, tag: String, extra: [String] = []) throws -> Child {
+    try Child(["worker", "--connect", "tcp://127.0.0.1:\(port)", "--threads", "1", "--give-up-after", "60", "--host", tag] + extra, in: dir, tag: tag)
+}
+
+func resultRows(_ out: String) throws -> [[String: String]] {
+    let (header, rows) = try readCSV(out + "/results.csv")
+    return rows.map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+}
+
+@Suite(.serialized) struct CoordinatorProcessTests {
+    @Test func killedWorkerTaskIsHandedOutAgain() throws {
+        let dir = scratchDirectory("kill-worker")
+        write(sleepSpec(name: "killw", sleepMs: 300, epochs: 3, seeds: 12), to: dir + "/s.yaml")
+        let port = freePort()
+        let coordinator = try startCoordinator(dir + "/s.yaml", out: dir + "/out", port: port, in: dir, tag: "coord")
+        let w1 = try startWorker(port: port, in: dir, tag: "w1")
+        let w2 = try startWorker(port: port, in: dir, tag: "w2")
+        // Once w1 has streamed metrics, it is mid-task: kill it there.
+        #expect(eventually(timeout: 30) {
+            (try? readCSV(dir + "/out/curves.csv").rows.count) ?? 0 >= 4 && ((try? resultRows(dir + "/out")) ?? []).contains { $0["host"] == "w1" }
+        })
+        usleep(150_000)
+        w1.signal(SIGKILL)
+        #expect(coordinator.wait(timeout: 60) == 0, "coordinator: \(coordinator.stderr)")
+        w2.wait(timeout: 10)
+        let rows = try resultRows(dir + "/out")
+        let planned = try plannedTaskIDs(dir + "/s.yaml", in: dir)
+        #expect(rows.count == planned.count)
+        #expect(Set(rows.map { $0["task_id"]! }) == Set(planned))
+        #expect(rows.contains { Int($0["attempt"]!)! >= 2 }, "no task was re-run: \(coordinator.stderr)")
+        #expect(coordinator.stderr.contains("declared dead"))
+    }
+
+    @Test func malformedAndUnknownFramesAreDroppedAndTheSweepCompletes() throws {
+        let dir = scratchDirectory("malformed")
+        write(sleepSpec(name: "bad-frames", sleepMs: 50, seeds: 20), to: dir + "/s.yaml")
+        let port = freePort()
+        let coordinator = try startCoordinator(dir + "/s.yaml", out: dir + "/out", port: port, in: dir, tag: "coord")
+        let context = try ZMQContext()
+        let rogue = try ZMQSocket(context, .dealer)
+        try rogue.set(.linger(milliseconds: 0))
+        try rogue.connect("tcp://127.0.0.1:\(port)")
+        try rogue.send([[0xde, 0xad, 0xbe, 0xef]])                   // garbage
+        try rogue.send([[UInt8(ascii: "G"), UInt8(ascii: "S"), protocolVersion, 0xEE]])  // unknown type
+        try rogue.send([[UInt8(ascii: "G"), UInt8(ascii: "S"), 99, 7]])                  // bad version
+        try rogue.send([[], [1, 2, 3]])                                // two frames
+        let worker = try startWorker(port: port, in: dir, tag: "w1")
+        #expect(coordinator.wait(timeout: 60) == 0, "coordinator: \(coordinator.stderr)")
+        worker.wait(timeout: 10)
+        rogue.close()
+        context.shutdown()
+        #expect(try resultRows(dir + "/out").count == 20)
+        #expect(coordinator.stderr.contains("malformed"), "summary should count dropped frames: \(coordinator.stderr)")
+    }
+
+    @Test func poisonTaskIsQuarantinedAndTheSweepEndsNonZero() throws {
+        let dir = scratchDirectory("poison")
+        write(sleepSpec(name: "poison", sleepMs: 10, seeds: 3, extraAxes: "  fail: [never, always]"), to: dir + "/s.yaml")
+        let port = freePort()
+        let coordinator = try startCoordinator(dir + "/s.yaml", out: dir + "/out", port: port, in: dir, tag: "coord", extra: ["--max-attempts", "2"])
+        let w1 = try startWorker(port: port, in: dir, tag: "w1")
+        let w2 = try startWorker(port: port, in: dir, tag: "w2")
+        #expect(coordinator.wait(timeout: 60) == 3, "coordinator: \(coordinator.stderr)")
+        w1.wait(timeout: 10)
+        w2.wait(timeout: 10)
+        let rows = try resultRows(dir + "/out")
+        #expect(rows.count == 3 && rows.allSatisfy { $0["fail"] == "never" })
+        let (header, failures) = try readCSV(dir + "/out/failures.csv")
+        #expect(failures.count == 3)
+        let attempts = header.firstIndex(of: "attempts")!, error = header.firstIndex(of: "last_error")!
+        #expect(failures.allSatisfy { $0[attempts] == "2" && $0[error].contains("poison") })
+        #expect(coordinator.stderr.contains("quarantined"))
+    }
+
+    @Test func killedCoordinatorResumesWithoutDuplicates() throws {
+        let dir = scratchDirectory("kill-coordinator")
+        write(sleepSpec(name: "killc", sleepMs: 40, seeds: 80), to: dir + "/s.yaml")
+        let port = freePort()
+        let out = dir + "/out"
+        let w1 = try startWorker(port: port, in: dir, tag: "w1", extra: ["--slots", "2"])
+        let w2 = try startWorker(port: port, in: dir, tag: "w2", extra: ["--slots", "2"])
+        for round in 0..<3 {
+            let c = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord\(round)")
+            usleep(UInt32(400_000 + 250_000 * round))
+            c.signal(SIGKILL)
+            c.wait(timeout: 5)
+        }
+        let last = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord-final")
+        #expect(last.wait(timeout: 90) == 0, "coordinator: \(last.stderr)")
+        w1.wait(timeout: 10)
+        w2.wait(timeout: 10)
+        let ids = try resultRows(out).map { $0["task_id"]! }
+        #expect(ids.count == 80)
+        let planned = try plannedTaskIDs(dir + "/s.yaml", in: dir)
+        #expect(Set(ids) == Set(planned))
+        // Curves hold exactly the accepted attempt of each task.
+        let curves = try readCSV(out + "/curves.csv").rows
+        #expect(curves.count == 80)
+    }
+
+    @Test func grownSpecRunsOnlyNewTasksAndTornLineIsRepaired() throws {
+        let dir = scratchDirectory("grow")
+        let out = dir + "/out"
+        write(sleepSpec(name: "grow", sleepMs: 5, seeds: 4), to: dir + "/s.yaml")
+        var r = try grainsweep(["run", dir + "/s.yaml", "--out", out, "--workers", "2"] + fastTiming, in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        let before = try String(contentsOfFile: out + "/results.csv", encoding: .utf8)
+        #expect(try resultRows(out).count == 4)
+        // Grow the spec and leave a torn line, as a crash mid-write would.
+        write(sleepSpec(name: "grow", sleepMs: 5, seeds: 6), to: dir + "/s.yaml")
+        let handle = FileHandle(forWritingAtPath: out + "/results.csv")!
+        handle.seekToEndOfFile()
+        handle.write(Data("0123456789abcdef0123456789abcdef,sleep,5.0".utf8))
+        handle.closeFile()
+        r = try grainsweep(["run", dir + "/s.yaml", "--out", out, "--workers", "2"] + fastTiming, in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.contains("(2 this run)"), "\(r.err)")
+        #expect(r.err.contains("repaired"), "\(r.err)")
+        let after = try String(contentsOfFile: out + "/results.csv", encoding: .utf8)
+        #expect(after.hasPrefix(before))
+        let ids = try resultRows(out).map { $0["task_id"]! }
+        let planned = try plannedTaskIDs(dir + "/s.yaml", in: dir)
+        #expect(ids.count == 6 && Set(ids) == Set(planned))
+    }
+
+    @Test func changedBaseIsRefusedClearly() throws {
+        let dir = scratchDirectory("base")
+        let out = dir + "/out"
+        write(sleepSpec(name: "base", sleepMs: 5, seeds: 2), to: dir + "/s.yaml")
+        #expect(try grainsweep(["run", dir + "/s.yaml", "--out", out, "--workers", "1"] + fastTiming, in: dir).status == 0)
+        write(sleepSpec(name: "base", sleepMs: 7, seeds: 2), to: dir + "/s.yaml")
+        let r = try grainsweep(["run", dir + "/s.yaml", "--out", out, "--workers", "1"] + fastTiming, in: dir)
+        #expect(r.status != 0)
+        #expect(r.err.contains("different sweep"), "\(r.err)")
+        #expect(try resultRows(out).count == 2)
+    }
+
+    @Test func sigtermStopsGracefullyAndTheSweepResumes() throws {
+        let dir = scratchDirectory("sigterm")
+        let out = dir + "/out"
+        write(sleepSpec(name: "term", sleepMs: 100, seeds: 30), to: dir + "/s.yaml")
+        let port = freePort()
+        let c = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord")
+        let w = try startWorker(port: port, in: dir, tag: "w1", extra: ["--slots", "2"])
+        #expect(eventually(timeout: 20) { ((try? resultRows(out)) ?? []).count >= 3 })
+        c.signal(SIGTERM)
+        #expect(c.wait(timeout: 20) == 0, "\(c.stderr)")
+        let partial = try resultRows(out).count
+        #expect(partial < 30)
+        let c2 = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord2")
+        #expect(c2.wait(timeout: 60) == 0, "\(c2.stderr)")
+        w.wait(timeout: 10)
+        let ids = try resultRows(out).map { $0["task_id"]! }
+        #expect(ids.count == 30 && Set(ids).count == 30)
+    }
+
+    @Test func workerSigtermHandsItsTaskBack() throws {
+        let dir = scratchDirectory("worker-term")
+        let out = dir + "/out"
+        write(sleepSpec(name: "wterm", sleepMs: 400, epochs: 4, seeds: 6), to: dir + "/s.yaml")
+        let port = freePort()
+        let c = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord", extra: ["--max-attempts", "1"])
+        let w1 = try startWorker(port: port, in: dir, tag: "w1")
+        #expect(eventually(timeout: 20) { ((try? readCSV(out + "/curves.csv").rows.count) ?? 0) >= 1 })
+        w1.signal(SIGTERM)
+        #expect(w1.wait(timeout: 10) == 0, "\(w1.stderr)")
+        let w2 = try startWorker(port: port, in: dir, tag: "w2")
+        // With one attempt allowed, a handed-back task must not have used it up.
+        #expect(c.wait(timeout: 60) == 0, "\(c.stderr)")
+        w2.wait(timeout: 10)
+        #expect(try resultRows(out).count == 6)
+    }
+}
