@@ -33,7 +33,16 @@ extension SweepPlan {
         let fixedText = family.parameters.filter { !sweptNames.contains($0.name) }.map { spec in
             "\(spec.name)=\(fixedParameters[spec.name]?.canonicalText ?? "?")" + (given.contains(spec.name) ? "" : "*")
         }
-        lines.append("fixed: " + fixedText.joined(separator: " ") + (fixedText.contains { $0.hasSuffix("*") } ? "   (* family default)" : ""))
+        var fixedLine = "fixed:"
+        for item in fixedText {
+            if fixedLine.count + 1 + item.count > 100 {
+                lines.append(fixedLine)
+                fixedLine = "      "
+            }
+            fixedLine += " " + item
+        }
+        lines.append(fixedLine)
+        if fixedText.contains(where: { $0.hasSuffix("*") }) { lines.append("       (* the family's default)") }
         let perTask = count > 0 ? estimatedSeconds / Double(count) : 0
         lines.append("estimated work: \(durationText(estimatedSeconds)) of one core (\(durationText(perTask)) a task)"
             + "; about \(durationText(estimatedSeconds / Double(max(cores, 1)))) on \(cores) cores")

@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("quickstart.yaml", 16), ("paper.yaml", 2_565), ("smoke.yaml", 4), ("sleep-smoke.yaml", 20),
+        ("quickstart.yaml", 48), ("paper.yaml", 2_565), ("smoke.yaml", 4), ("sleep-smoke.yaml", 20),
         ("noop-100k.yaml", 100_000),
     ])
     func presetLoads(file: String, tasks: Int) throws {
@@ -32,12 +32,17 @@ import Testing
         #expect(plan.estimatedSeconds < 10)
     }
 
+    /// The headline contrast: coarse (granularity 1) against fine (granularity = subclasses)
+    /// pretraining on the default family, replicated, and small enough for a first run.
     @Test func quickstartContrastsCoarseAndFineOnTheDefaultFamily() throws {
         let plan = try Self.load("quickstart.yaml")
         #expect(plan.family.name == "hierarchy")
-        let subclasses = plan.fixedParameters.integer("subclasses")
-        #expect(plan.axes.map(\.name) == ["granularity"])
-        #expect(plan.axes[0].values == [.integer(1), .integer(subclasses)])
+        let granularities = Set(plan.tasks.map { $0.parameters.integer("granularity") })
+        let subclasses = plan.tasks.map { $0.parameters.integer("subclasses") }
+        #expect(granularities.contains(1))
+        #expect(subclasses.allSatisfy { granularities.contains($0) })
+        #expect(plan.seeds.count >= 2)
+        #expect(plan.count <= 64)
     }
 
     @Test func paperSweepsTheFourAxesAndTheVariants() throws {
