@@ -39,7 +39,7 @@ func hex16(_ x: UInt64) -> String {
 /// var h = SHA256(); h.update("a"); h.update("bc"); h.finalize()  // the same
 /// ```
 public struct SHA256: Sendable {
-    @usableFromInline
+    /// The eight working words between blocks.
     struct State: Sendable {
         var a: UInt32 = 0x6a09_e667, b: UInt32 = 0xbb67_ae85, c: UInt32 = 0x3c6e_f372, d: UInt32 = 0xa54f_f53a
         var e: UInt32 = 0x510e_527f, f: UInt32 = 0x9b05_688c, g: UInt32 = 0x1f83_d9ab, h: UInt32 = 0x5be0_cd19
@@ -140,6 +140,47 @@ public struct SHA256: Sendable {
     /// The digest of `bytes`.
     public static func hash(_ bytes: [UInt8]) -> SHA256Digest {
         bytes.withUnsafeBytes { hash($0) }
+    }
+
+    /// The digest of `bytes`, reusing the work of the previous message hashed with `cache`: the
+    /// blocks the two messages share at their start are not compressed again.
+    ///
+    /// Task ids hash canonical encodings in plan order, and consecutive tasks usually differ only
+    /// in their last parameters, so most of each encoding is a prefix already hashed.
+    /// - Complexity: O(n) to compare, plus one compression per 64-byte block after the shared prefix.
+    package static func hash(_ bytes: UnsafeRawBufferPointer, cache: inout PrefixCache) -> SHA256Digest {
+        let count = bytes.count
+        let fullBlocks = count / 64
+        var common = 0
+        let limit = min(count, cache.previous.count)
+        cache.previous.withUnsafeBytes { previous in
+            while common < limit, previous[common] == bytes[common] { common += 1 }
+        }
+        // states[k] is the state after the first k blocks of the previous message.
+        var k = min(common / 64, cache.states.count - 1, fullBlocks)
+        var state = cache.states[k]
+        cache.states.removeSubrange((k + 1)...)
+        cache.previous.removeAll(keepingCapacity: true)
+        cache.previous.append(contentsOf: bytes)
+        return withScratch { schedule, tail in
+            let base = bytes.baseAddress ?? UnsafeRawPointer(tail)
+            while k < fullBlocks {
+                compress(&state, base + 64 * k, schedule)
+                k += 1
+                cache.states.append(state)
+            }
+            let remaining = count - 64 * fullBlocks
+            if remaining > 0 { UnsafeMutableRawPointer(tail).copyMemory(from: base + 64 * fullBlocks, byteCount: remaining) }
+            return padAndFinish(&state, tail: tail, tailCount: remaining, totalCount: UInt64(count), schedule: schedule)
+        }
+    }
+
+    /// What ``hash(_:cache:)`` keeps of the previous message: its bytes and the state after each
+    /// of its whole blocks. Reuse one per thread; it stops allocating once it has seen the longest message.
+    package struct PrefixCache {
+        var previous: [UInt8] = []
+        var states: [State] = [State()]
+        package init() {}
     }
 
     // MARK: - Compression

@@ -56,6 +56,13 @@ public struct TaskID: Hashable, Sendable, Comparable, CustomStringConvertible {
         return TaskID(high: digest.word0, low: digest.word1)
     }
 
+    /// The id whose canonical encoding is `bytes`, reusing the hashing of the previous encoding
+    /// passed with the same cache (see ``SHA256/hash(_:cache:)``).
+    package static func of(canonicalEncoding bytes: UnsafeRawBufferPointer, cache: inout SHA256.PrefixCache) -> TaskID {
+        let digest = SHA256.hash(bytes, cache: &cache)
+        return TaskID(high: digest.word0, low: digest.word1)
+    }
+
     /// The id whose canonical encoding is `text`.
     public static func of(canonicalEncoding text: String) -> TaskID {
         let digest = SHA256.hash(text)

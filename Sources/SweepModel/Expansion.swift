@@ -26,11 +26,16 @@ struct CrossCheckGroup: Sendable {
     var examples: [String] = []
 }
 
-/// Walks the whole grid once: applies the excludes, and for each kept task builds its parameter
-/// set, asks the family to cross-check it and sums its estimated cost.
+/// Walks the grid: applies the excludes to every task, and asks the family to cross-check and
+/// estimate every combination of values that some kept task has.
 ///
-/// The grid is cut into a number of chunks that depends on its size only, processed in parallel,
-/// and merged in chunk order, so the result (down to the bits of the summed estimate) does not
+/// Dimension 0 is the seeds. A family's cross-check and cost estimate are computed once per
+/// combination of the other dimensions (with the first seed) and count for each of its kept
+/// seeds: a seed keys a task's random streams, and must not make a combination valid or invalid
+/// or change its cost. That divides the family's work by the number of seeds.
+///
+/// Combinations are cut into a number of chunks that depends on their count only, processed in
+/// parallel and merged in order, so the result (down to the bits of the summed estimate) does not
 /// depend on the number of threads.
 struct Expansion: Sendable {
     let dimensions: [GridLayout.Dimension]
@@ -55,31 +60,78 @@ struct Expansion: Sendable {
         var matched: [Int]
     }
 
+    /// How many seeds of each combination are kept.
+    enum SeedCounts: Sendable {
+        case all(Int)
+        case each([Int32])
+
+        subscript(combination: Int) -> Int {
+            switch self {
+            case .all(let n): return n
+            case .each(let counts): return Int(counts[combination])
+            }
+        }
+    }
+
     func run() -> Result {
-        let gridCount = dimensions.reduce(1) { $0 * $1.rows.count }
-        let chunkCount = gridCount < 1 << 16 ? 1 : 32
-        let chunkSize = (gridCount + chunkCount - 1) / chunkCount
-        let ranges = (0..<chunkCount).map { c in min(c * chunkSize, gridCount)..<min((c + 1) * chunkSize, gridCount) }
+        let seedCount = dimensions[0].rows.count
+        let combinations = dimensions.dropFirst().reduce(1) { $0 * $1.rows.count }
+        var result = Result(matched: [Int](repeating: 0, count: rules.count))
+
+        // Excludes, task by task (the seeds outermost: task i has combination i % combinations).
+        let seedCounts: SeedCounts
+        if rules.isEmpty {
+            seedCounts = .all(seedCount)
+        } else {
+            let gridCount = seedCount * combinations
+            var counts = [Int32](repeating: 0, count: combinations)
+            var kept: [Int]?
+            var digits = [Int](repeating: 0, count: dimensions.count)
+            let radices = dimensions.map(\.rows.count)
+            var combination = 0
+            for index in 0..<gridCount {
+                var excluded = false
+                for i in rules.indices where rules[i].matches(digits) {
+                    result.matched[i] += 1
+                    excluded = true
+                }
+                if excluded {
+                    if kept == nil {
+                        kept = Array(0..<index)
+                        kept!.reserveCapacity(gridCount)
+                    }
+                } else {
+                    kept?.append(index)
+                    counts[combination] += 1
+                }
+                combination += 1
+                if combination == combinations { combination = 0 }
+                var d = dimensions.count - 1
+                while d >= 0 {
+                    digits[d] += 1
+                    if digits[d] < radices[d] { break }
+                    digits[d] = 0
+                    d -= 1
+                }
+            }
+            result.kept = kept
+            seedCounts = .each(counts)
+        }
+
+        // Cross-checks and estimates, once per combination with a kept seed.
+        let chunkCount = combinations < 1 << 14 ? 1 : 32
+        let chunkSize = (combinations + chunkCount - 1) / chunkCount
+        let ranges = (0..<chunkCount).map { c in min(c * chunkSize, combinations)..<min((c + 1) * chunkSize, combinations) }
         let parts = ResultSlots(count: chunkCount)
         if chunkCount == 1 {
-            parts.store(0, expand(ranges[0]))
+            parts.store(0, check(ranges[0], seedCounts))
         } else {
-            DispatchQueue.concurrentPerform(iterations: chunkCount) { c in parts.store(c, expand(ranges[c])) }
-        }
-        // Merge in chunk order.
-        var result = Result(matched: [Int](repeating: 0, count: rules.count))
-        let chunks = parts.take()
-        if chunks.contains(where: { $0.kept != nil }) {
-            var kept: [Int] = []
-            kept.reserveCapacity(chunks.reduce(0) { $0 + ($1.kept?.count ?? $1.range.count) })
-            for chunk in chunks { kept.append(contentsOf: chunk.kept ?? Array(chunk.range)) }
-            result.kept = kept
+            DispatchQueue.concurrentPerform(iterations: chunkCount) { c in parts.store(c, check(ranges[c], seedCounts)) }
         }
         var position: [String: Int] = [:]
-        for chunk in chunks {
+        for chunk in parts.take() {
             result.estimate += chunk.estimate
             result.otherProblemTasks += chunk.otherProblemTasks
-            for i in rules.indices { result.matched[i] += chunk.matched[i] }
             for group in chunk.groups {
                 if let p = position[group.key] {
                     result.groups[p].count += group.count
@@ -98,51 +150,38 @@ struct Expansion: Sendable {
     }
 
     struct Chunk {
-        let range: Range<Int>
-        var kept: [Int]?
         var estimate = 0.0
         var groups: [CrossCheckGroup] = []
         var otherProblemTasks = 0
-        var matched: [Int]
     }
 
-    /// Expands grid indices `range`: the last dimension varies fastest.
-    func expand(_ range: Range<Int>) -> Chunk {
-        var chunk = Chunk(range: range, matched: [Int](repeating: 0, count: rules.count))
+    /// Cross-checks and estimates the combinations `range` (of dimensions 1...), the last fastest.
+    func check(_ range: Range<Int>, _ seedCounts: SeedCounts) -> Chunk {
+        var chunk = Chunk()
         guard !range.isEmpty else { return chunk }
         let radices = dimensions.map(\.rows.count)
         var digits = [Int](repeating: 0, count: dimensions.count)
         var rest = range.lowerBound
-        for d in dimensions.indices.reversed() {
+        for d in dimensions.indices.dropFirst().reversed() {
             digits[d] = rest % radices[d]
             rest /= radices[d]
         }
-        // Every key present up front, so that each task's copy is only updated, never grown.
+        // Every key present up front, so that each combination's copy is only updated, never grown.
         var template = fixed
         for dimension in dimensions {
             for (c, name) in dimension.names.enumerated() { template[name] = dimension.rows[0][c] }
         }
         var position: [String: Int] = [:]
-        for index in range {
-            var excluded = false
-            for i in rules.indices where rules[i].matches(digits) {
-                chunk.matched[i] += 1
-                excluded = true
-            }
-            if excluded {
-                if chunk.kept == nil {
-                    chunk.kept = Array(range.lowerBound..<index)
-                    chunk.kept!.reserveCapacity(range.count)
-                }
-            } else {
-                chunk.kept?.append(index)
+        for combination in range {
+            let tasks = seedCounts[combination]
+            if tasks > 0 {
                 var values = template
-                for d in dimensions.indices {
+                for d in dimensions.indices.dropFirst() {
                     let row = dimensions[d].rows[digits[d]]
                     for (c, name) in dimensions[d].names.enumerated() { values[name] = row[c] }
                 }
                 let set = ParameterSet(values)
-                chunk.estimate += family.estimatedSeconds(set)
+                chunk.estimate += family.estimatedSeconds(set) * Double(tasks)
                 for problem in family.crossCheck(set) {
                     let key = problem.description
                     let p: Int
@@ -153,18 +192,17 @@ struct Expansion: Sendable {
                         position[key] = p
                         chunk.groups.append(CrossCheckGroup(key: key, problem: problem, firstDigits: digits))
                     } else {
-                        chunk.otherProblemTasks += 1
+                        chunk.otherProblemTasks += tasks
                         continue
                     }
-                    chunk.groups[p].count += 1
+                    chunk.groups[p].count += tasks
                     if chunk.groups[p].examples.count < examples {
-                        let example = combinationText(digits)
-                        if !chunk.groups[p].examples.contains(example) { chunk.groups[p].examples.append(example) }
+                        chunk.groups[p].examples.append(combinationText(digits))
                     }
                 }
             }
             var d = dimensions.count - 1
-            while d >= 0 {
+            while d >= 1 {
                 digits[d] += 1
                 if digits[d] < radices[d] { break }
                 digits[d] = 0

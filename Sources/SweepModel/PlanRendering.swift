@@ -94,10 +94,11 @@ extension SweepPlan {
         withUnsafeTemporaryAllocation(byteCount: layout.identity.maximumLength, alignment: 16) { identityBuffer in
             let identity = identityBuffer.baseAddress!
             var used = 0
+            var cache = SHA256.PrefixCache()
             for index in range {
                 layout.withDigits(ofTask: index) { digits in
                     let length = layout.identity.write(digits, to: identity)
-                    let id = TaskID.of(canonicalEncoding: UnsafeRawBufferPointer(start: identity, count: length))
+                    let id = TaskID.of(canonicalEncoding: UnsafeRawBufferPointer(start: identity, count: length), cache: &cache)
                     writeHex(id.high, to: out + used)
                     writeHex(id.low, to: out + used + 16)
                     used += 32

@@ -104,8 +104,15 @@ public struct SweepPlan: Sendable {
             let layout = self.layout
             let fill: @Sendable (Int) -> Void = { piece in
                 let from = n * piece / pieces, to = n * (piece + 1) / pieces
-                for i in from..<to {
-                    (out.base! + i).initialize(to: layout.withDigits(ofTask: i) { layout.identity.id($0) })
+                var cache = SHA256.PrefixCache()
+                withUnsafeTemporaryAllocation(byteCount: layout.identity.maximumLength, alignment: 16) { buffer in
+                    for i in from..<to {
+                        let id = layout.withDigits(ofTask: i) { digits in
+                            let length = layout.identity.write(digits, to: buffer.baseAddress!)
+                            return TaskID.of(canonicalEncoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: length), cache: &cache)
+                        }
+                        (out.base! + i).initialize(to: id)
+                    }
                 }
             }
             if pieces == 1 { fill(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: fill) }

@@ -53,10 +53,40 @@ import Testing
         }
     }
 
+    /// Hashing with a prefix cache gives the plain digest whatever the previous message was:
+    /// messages of 0-300 bytes that share prefixes of random lengths with the one before.
+    @Test func prefixCacheGivesTheSameDigests() {
+        var rng = SplitMix64(seed: 2026)
+        var cache = SHA256.PrefixCache()
+        var previous: [UInt8] = []
+        for _ in 0..<2000 {
+            let shared = previous.isEmpty ? 0 : Int(rng.next() % UInt64(previous.count + 1))
+            let length = shared + Int(rng.next() % 200)
+            var message = Array(previous.prefix(shared))
+            while message.count < length { message.append(UInt8(truncatingIfNeeded: rng.next() % 4)) }
+            let cached = message.withUnsafeBytes { SHA256.hash($0, cache: &cache) }
+            #expect(cached == SHA256.hash(message))
+            previous = message
+        }
+    }
+
     @Test func digestBytesMatchHex() {
         let digest = SHA256.hash("abc")
         #expect(digest.bytes.count == 32)
         #expect(digest.bytes.prefix(4) == [0xba, 0x78, 0x16, 0xbf])
         #expect(digest.bytes.last == 0xad)
+    }
+}
+
+/// The SplitMix64 generator (Steele, Lea and Flood 2014), seeded, for reproducible test inputs.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
     }
 }

@@ -200,6 +200,15 @@ import Testing
         #expect(e.hint == "change the values, or list these combinations under exclude, e.g. '- {parts: 5, mode: fast}'")
     }
 
+    /// Cross-checks and estimates are computed per combination and count once per kept seed.
+    @Test func crossCheckCountsAndEstimatesFollowExcludedSeeds() throws {
+        let e = try #require(onlyError("name: t\nexperiment: toy\naxes: {parts: [1, 5]}\nexclude: [{parts: 5, seed: 0}]\nseeds: 3\n"))
+        #expect(e.found == "parts=5 rejected by toy in 2 tasks: {parts: 5}")
+        let p = try plan("name: t\nexperiment: toy\naxes: {parts: [1, 2, 5]}\nexclude: [{parts: 5}, {parts: 2, seed: [0, 2]}]\nseeds: 3\n")
+        #expect(p.count == 3 + 1)
+        #expect(p.estimatedSeconds == 1 * 3 + 2 * 1)
+    }
+
     @Test func crossCheckFailuresCanBeExcluded() throws {
         let p = try plan("name: t\nexperiment: toy\naxes: {parts: [1, 2, 5, 4]}\nexclude: [{parts: 5}]\n")
         #expect(p.count == 3)
