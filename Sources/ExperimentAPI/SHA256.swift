@@ -151,17 +151,32 @@ public struct SHA256: Sendable {
     package static func hash(_ bytes: UnsafeRawBufferPointer, cache: inout PrefixCache) -> SHA256Digest {
         let count = bytes.count
         let fullBlocks = count / 64
-        var common = 0
         let limit = min(count, cache.previous.count)
-        cache.previous.withUnsafeBytes { previous in
-            while common < limit, previous[common] == bytes[common] { common += 1 }
+        var common = 0
+        if limit > 0, let new = bytes.baseAddress {
+            cache.previous.withUnsafeBytes { previous in
+                let old = previous.baseAddress!
+                while common + 8 <= limit,
+                      old.loadUnaligned(fromByteOffset: common, as: UInt64.self) == new.loadUnaligned(fromByteOffset: common, as: UInt64.self) {
+                    common += 8
+                }
+                while common < limit, old.load(fromByteOffset: common, as: UInt8.self) == new.load(fromByteOffset: common, as: UInt8.self) {
+                    common += 1
+                }
+            }
         }
         // states[k] is the state after the first k blocks of the previous message.
         var k = min(common / 64, cache.states.count - 1, fullBlocks)
         var state = cache.states[k]
-        cache.states.removeSubrange((k + 1)...)
-        cache.previous.removeAll(keepingCapacity: true)
-        cache.previous.append(contentsOf: bytes)
+        if cache.states.count > k + 1 { cache.states.removeLast(cache.states.count - k - 1) }
+        // Keep the new message: only what follows the shared prefix changes.
+        if cache.previous.count > count { cache.previous.removeLast(cache.previous.count - count) }
+        if cache.previous.count < count { cache.previous.append(contentsOf: repeatElement(0, count: count - cache.previous.count)) }
+        if common < count, let new = bytes.baseAddress {
+            cache.previous.withUnsafeMutableBytes { previous in
+                (previous.baseAddress! + common).copyMemory(from: new + common, byteCount: count - common)
+            }
+        }
         return withScratch { schedule, tail in
             let base = bytes.baseAddress ?? UnsafeRawPointer(tail)
             while k < fullBlocks {
