@@ -65,48 +65,49 @@ extension SweepPlan {
     /// - Parameters:
     ///   - threads: rendering threads (default: the active processors).
     ///   - write: receives the bytes in order; the buffer is valid only during the call.
-    public func writeCSV(threads: Int = ProcessInfo.processInfo.activeProcessorCount, _ write: (UnsafeRawBufferPointer) -> Void) {
+    public func writeCSV(
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount, _ write: (UnsafeRawBufferPointer) throws -> Void
+    ) rethrows {
         var header = csvHeader
-        header.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+        try header.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
         let pieces = count < 1 << 14 ? 1 : max(1, min(threads, 16))
         let pieceTasks = 1 << 13
+        let ids = self.ids(threads: threads)
         let rowMaximum = 32 + layout.csvRow.maximumLength
         let buffers = RenderBuffers(count: pieces, byteCount: pieceTasks * rowMaximum)
         var start = 0
-        while start < count {
-            let batchEnd = min(count, start + pieces * pieceTasks)
-            let batchStart = start
-            let render: @Sendable (Int) -> Void = { piece in
-                let from = batchStart + piece * pieceTasks
-                let to = min(batchEnd, from + pieceTasks)
-                buffers.lengths[piece] = from < to ? renderRows(from..<to, into: buffers.pointers[piece]) : 0
+        try ids.withUnsafeBufferPointer { ids in
+            let idList = IDList(base: ids.baseAddress!)
+            while start < count {
+                let batchEnd = min(count, start + pieces * pieceTasks)
+                let batchStart = start
+                let render: @Sendable (Int) -> Void = { piece in
+                    let from = batchStart + piece * pieceTasks
+                    let to = min(batchEnd, from + pieceTasks)
+                    buffers.lengths[piece] = from < to ? renderRows(from..<to, ids: idList, into: buffers.pointers[piece]) : 0
+                }
+                if pieces == 1 { render(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: render) }
+                for piece in 0..<pieces where buffers.lengths[piece] > 0 {
+                    try write(UnsafeRawBufferPointer(start: buffers.pointers[piece], count: buffers.lengths[piece]))
+                }
+                start = batchEnd
             }
-            if pieces == 1 { render(0) } else { DispatchQueue.concurrentPerform(iterations: pieces, execute: render) }
-            for piece in 0..<pieces where buffers.lengths[piece] > 0 {
-                write(UnsafeRawBufferPointer(start: buffers.pointers[piece], count: buffers.lengths[piece]))
-            }
-            start = batchEnd
         }
     }
 
     /// Renders the CSV rows of tasks `range` at `out`; returns the byte count.
-    private func renderRows(_ range: Range<Int>, into out: UnsafeMutableRawPointer) -> Int {
-        withUnsafeTemporaryAllocation(byteCount: layout.identity.maximumLength, alignment: 16) { identityBuffer in
-            let identity = identityBuffer.baseAddress!
-            var used = 0
-            var cache = SHA256.PrefixCache()
-            for index in range {
-                layout.withDigits(ofTask: index) { digits in
-                    let length = layout.identity.write(digits, to: identity)
-                    let id = TaskID.of(canonicalEncoding: UnsafeRawBufferPointer(start: identity, count: length), cache: &cache)
-                    writeHex(id.high, to: out + used)
-                    writeHex(id.low, to: out + used + 16)
-                    used += 32
-                    used += layout.csvRow.write(digits, to: out + used)
-                }
+    private func renderRows(_ range: Range<Int>, ids: IDList, into out: UnsafeMutableRawPointer) -> Int {
+        var used = 0
+        for index in range {
+            layout.withDigits(ofTask: index) { digits in
+                let id = ids.base[index]
+                writeHex(id.high, to: out + used)
+                writeHex(id.low, to: out + used + 16)
+                used += 32
+                used += layout.csvRow.write(digits, to: out + used)
             }
-            return used
         }
+        return used
     }
 
     /// The whole CSV as one string (for tests and small plans).
@@ -167,4 +168,10 @@ private final class RenderBuffers: @unchecked Sendable {
         for pointer in pointers { pointer.deallocate() }
         lengths.deallocate()
     }
+}
+
+/// The ids handed to the rendering threads.
+// @unchecked Sendable: a read-only view of an array that outlives the threads reading it.
+private struct IDList: @unchecked Sendable {
+    let base: UnsafePointer<TaskID>
 }

@@ -223,6 +223,29 @@ import Testing
         for i in [0, 1, 14_849, 29_699] { #expect(one[i] == p.task(at: i).id) }
     }
 
+    /// ids() visits tasks in encoding order, not plan order: it must still put each id at its
+    /// task's index, with excludes and zip groups, whatever the thread count.
+    @Test func bulkIdsInEncodingOrderLandAtPlanIndices() throws {
+        let p = try plan("""
+            name: t
+            experiment: toy
+            axes:
+              mode: [slow, fast]
+              rate: {linspace: [0.02, 1], num: 50}
+            zip:
+              - {total: [12, 24, 36, 48], parts: [1, 2, 3, 4]}
+            exclude:
+              - {mode: slow, total: 24}
+              - {rate: [0.5, 0.52], seed: [3, 7]}
+            seeds: 50
+            """)
+        #expect(p.gridCount == 2 * 50 * 4 * 50)
+        let expected = p.tasks.map(\.id)
+        #expect(p.ids(threads: 1) == expected)
+        #expect(p.ids(threads: 3) == expected)
+        #expect(Set(expected).count == p.count)
+    }
+
     /// Grids of 65,536 or more combinations are expanded in chunks, in parallel; order, excludes
     /// and cross-check counts must not notice.
     @Test func chunkedExpansionKeepsOrderExcludesAndCounts() throws {
