@@ -59,9 +59,9 @@ extension SweepPlan {
 
     /// Writes the CSV (header, then one row per task in plan order) in chunks.
     ///
-    /// Rows are assembled from precomputed bytes: a task costs one SHA-256 and a few copies. Large
-    /// plans are rendered in batches, each cut into `threads` pieces rendered in parallel and written
-    /// in order, so the output does not depend on the number of threads.
+    /// The ids come from ``ids(threads:)``; rows are assembled from precomputed bytes. Large plans
+    /// are rendered in batches, each cut into `threads` pieces rendered in parallel and written in
+    /// order, so the output does not depend on the number of threads.
     /// - Parameters:
     ///   - threads: rendering threads (default: the active processors).
     ///   - write: receives the bytes in order; the buffer is valid only during the call.
