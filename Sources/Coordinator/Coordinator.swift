@@ -277,7 +277,7 @@ public final class Coordinator {
             stoppedEarly: stopped, counters: counters, elapsedSeconds: end - started,
             servingSeconds: firstDispatch.map { end - $0 } ?? 0,
             leaseLatencyP50: quantile(0.5), leaseLatencyP99: quantile(0.99))
-        logger.info("\(summary)")
+        logger.notice("\(summary)")
         return summary
     }
 
