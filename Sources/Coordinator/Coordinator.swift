@@ -38,6 +38,8 @@ public final class Coordinator {
     private var quarantinedCount = 0
     private var ranThisSession = 0
     private var failureHosts: [Int32: [String]] = [:]
+    /// When a failed task may run again on a host where it already failed (exponential backoff).
+    private var retryNotBefore: [Int32: Double] = [:]
 
     private var leases: [TaskID: Lease] = [:]
     /// Curve points recorded for tasks not yet finished, so that points a worker sends again
@@ -275,7 +277,7 @@ public final class Coordinator {
             stoppedEarly: stopped, counters: counters, elapsedSeconds: end - started,
             servingSeconds: firstDispatch.map { end - $0 } ?? 0,
             leaseLatencyP50: quantile(0.5), leaseLatencyP99: quantile(0.99))
-        logger.info("\(summary)")
+        logger.notice("\(summary)")
         return summary
     }
 
@@ -496,18 +498,35 @@ public final class Coordinator {
         } else {
             status[Int(index)] = .pending
             retryQueue.append(index)
+            let interval = Double(configuration.heartbeatIntervalMs) / 1000
+            retryNotBefore[index] = Self.now() + min(60, interval * Double(1 << min(Int(attempts[Int(index)]), 6)))
         }
     }
 
-    private func nextTask() -> Int32? {
-        while retryHead < retryQueue.count {
-            let i = retryQueue[retryHead]
-            retryHead += 1
-            if retryHead > 4096 && retryHead * 2 > retryQueue.count {
+    /// The next task for a worker on `host`: retries first, then the plan in order. A retry is
+    /// not given to a host where it already failed while another host could take it, nor before
+    /// its backoff has passed (so one bad node alone cannot burn a task's attempts in a moment).
+    private func nextTask(for host: String, now: Double) -> Int32? {
+        var i = retryHead
+        while i < retryQueue.count {
+            let index = retryQueue[i]
+            guard status[Int(index)] == .pending else {
+                if i == retryHead { retryHead += 1 }
+                i += 1
+                continue
+            }
+            if let failedOn = failureHosts[index], failedOn.contains(host),
+               now < retryNotBefore[index] ?? 0
+                || workers.values.contains(where: { !$0.drained && !failedOn.contains($0.hello.host) }) {
+                i += 1
+                continue
+            }
+            retryQueue.remove(at: i)
+            if retryHead > 1024 && retryHead * 2 > retryQueue.count {
                 retryQueue.removeFirst(retryHead)
                 retryHead = 0
             }
-            if status[Int(i)] == .pending { return i }
+            return index
         }
         while cursor < status.count {
             let i = cursor
@@ -521,7 +540,7 @@ public final class Coordinator {
         guard remaining > leases.count else { return }
         for (peer, worker) in workers where worker.credit > 0 {
             var credit = worker.credit
-            while credit > 0, let index = nextTask() {
+            while credit > 0, let index = nextTask(for: worker.hello.host, now: now) {
                 let task = plan.task(at: Int(index))
                 attempts[Int(index)] += 1
                 let ref = LeaseRef(taskID: task.id, attempt: Int(attempts[Int(index)]))

@@ -231,6 +231,10 @@ public final class Worker {
             return
         }
         running[ref.taskID] = ref
+        if configuration.failEveryTask {
+            forward(.failure(ref, "injected failure (--inject-failures)"), on: socket, remember: false)
+            return
+        }
         let job = Job(lease: ref, family: family, parameters: parameters)
         if family.isInstant(parameters) {
             // A no-op: run it here, and don't keep its result for re-sending (re-running is free).

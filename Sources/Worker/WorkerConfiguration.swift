@@ -19,6 +19,9 @@ public struct WorkerConfiguration: Sendable {
     /// CURVE keys; nil connects in plain TCP.
     public var security: ClientSecurity?
     public var softwareVersion: String = "dev"
+    /// Fault injection: fail every task without running it, as a broken node would (for tests of
+    /// draining and retries on other hosts). Off in normal use.
+    public var failEveryTask: Bool = false
 
     public init(connect: String, slots: Int, threadsPerSlot: Int, host: String) {
         self.connect = connect

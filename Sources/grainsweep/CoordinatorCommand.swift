@@ -120,7 +120,6 @@ struct CoordinatorCommand: ParsableCommand {
             throw fail("\(error)")
         }
         let summary = try coordinator.run(shutdown: shutdown)
-        FileHandle.standardError.write(Data("\(summary)\n".utf8))
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 }

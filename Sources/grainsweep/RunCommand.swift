@@ -71,7 +71,7 @@ struct RunCommand: ParsableCommand {
             throw error
         }
         fleet.stop(graceSeconds: 5)
-        FileHandle.standardError.write(Data("\(summary)\n".utf8))
+        logger.notice("results in \(serve.out)/results.csv and curves.csv; figures: grainsweep report \(serve.out)")
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }
 }

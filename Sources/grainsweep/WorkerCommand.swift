@@ -34,6 +34,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("give-up-after"), help: "Exit after this many seconds without a coordinator (default: never).")
     var giveUpAfter: Double?
 
+    @Flag(name: .customLong("inject-failures"), help: ArgumentHelp("Fail every task (fault injection for tests).", visibility: .hidden))
+    var injectFailures = false
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -53,6 +56,7 @@ struct WorkerCommand: ParsableCommand {
             host: host ?? hostName())
         configuration.giveUpAfterSeconds = giveUpAfter
         configuration.softwareVersion = grainsweepVersion
+        configuration.failEveryTask = injectFailures
         if let serverKey, let secretKey {
             do {
                 let secret = try CurveKeyFiles.readSecretKey(path: secretKey)

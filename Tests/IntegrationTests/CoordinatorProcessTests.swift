@@ -100,30 +100,64 @@ func resultRows(_ out: String) throws -> [[String: String]] {
         #expect(coordinator.stderr.contains("quarantined"))
     }
 
-    @Test func killedCoordinatorResumesWithoutDuplicates() throws {
-        let dir = scratchDirectory("kill-coordinator")
-        write(sleepSpec(name: "killc", sleepMs: 40, seeds: 80), to: dir + "/s.yaml")
+    /// Chaos: kill -9 workers and the coordinator at random (seeded) moments and restart them;
+    /// the end result must equal an undisturbed run's, row for row, with nothing twice.
+    @Test func sweepSurvivesRandomKillsAndMatchesAnUndisturbedRun() throws {
+        let dir = scratchDirectory("chaos")
+        write(sleepSpec(name: "chaos", sleepMs: 40, epochs: 2, seeds: 300), to: dir + "/s.yaml")
         let port = freePort()
         let out = dir + "/out"
-        let w1 = try startWorker(port: port, in: dir, tag: "w1", extra: ["--slots", "2"])
-        let w2 = try startWorker(port: port, in: dir, tag: "w2", extra: ["--slots", "2"])
-        for round in 0..<3 {
-            let c = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord\(round)")
-            usleep(UInt32(400_000 + 250_000 * round))
-            c.signal(SIGKILL)
-            c.wait(timeout: 5)
+        let extra = ["--max-attempts", "10"]
+        var coordinator = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord0", extra: extra)
+        var workers = try (1...3).map { try startWorker(port: port, in: dir, tag: "w\($0)", extra: ["--slots", "2"]) }
+        var rng = SplitMix(seed: 7)
+        var kills = 0
+        for round in 1...8 {
+            usleep(UInt32(150_000 + rng.below(350_000)))
+            guard coordinator.process.isRunning else { break }
+            let victim = rng.below(4)
+            kills += 1
+            if victim == 0 {
+                coordinator.signal(SIGKILL)
+                coordinator.wait(timeout: 5)
+                coordinator = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord\(round)", extra: extra)
+            } else {
+                workers[victim - 1].signal(SIGKILL)
+                workers[victim - 1].wait(timeout: 5)
+                workers[victim - 1] = try startWorker(port: port, in: dir, tag: "w\(victim)", extra: ["--slots", "2"])
+            }
         }
-        let last = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord-final")
-        #expect(last.wait(timeout: 90) == 0, "coordinator: \(last.stderr)")
-        w1.wait(timeout: 10)
-        w2.wait(timeout: 10)
-        let ids = try resultRows(out).map { $0["task_id"]! }
-        #expect(ids.count == 80)
-        let planned = try plannedTaskIDs(dir + "/s.yaml", in: dir)
-        #expect(Set(ids) == Set(planned))
-        // Curves hold exactly the accepted attempt of each task.
+        #expect(kills >= 3)
+        #expect(coordinator.wait(timeout: 120) == 0, "coordinator: \(coordinator.stderr)")
+        for w in workers { w.wait(timeout: 10) }
+
+        let calm = dir + "/calm"
+        let r = try grainsweep(["run", dir + "/s.yaml", "--out", calm, "--workers", "2"] + fastTiming, in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        let disturbed = try resultRows(out), undisturbed = try resultRows(calm)
+        #expect(disturbed.count == 300 && Set(disturbed.map { $0["task_id"]! }).count == 300)
+        let expected = Dictionary(uniqueKeysWithValues: undisturbed.map { ($0["task_id"]!, $0["value"]!) })
+        #expect(disturbed.allSatisfy { expected[$0["task_id"]!] == $0["value"] })
+        // Curves: exactly the accepted attempt's two epochs of every task, each once.
         let curves = try readCSV(out + "/curves.csv").rows
-        #expect(curves.count == 80)
+        #expect(curves.count == 600)
+        #expect(Set(curves.map { $0[0] + "/" + $0[2] + "/" + $0[3] }).count == 600)
+    }
+
+    @Test func workerWhoseTasksAllFailIsDrained() throws {
+        let dir = scratchDirectory("drain")
+        write(sleepSpec(name: "drain", sleepMs: 30, seeds: 20), to: dir + "/s.yaml")
+        let port = freePort()
+        let c = try startCoordinator(dir + "/s.yaml", out: dir + "/out", port: port, in: dir, tag: "coord")
+        let good = try startWorker(port: port, in: dir, tag: "good")
+        let bad = try startWorker(port: port, in: dir, tag: "bad", extra: ["--slots", "2", "--inject-failures"])
+        #expect(c.wait(timeout: 60) == 0, "\(c.stderr)")
+        good.wait(timeout: 10)
+        bad.wait(timeout: 10)
+        let rows = try resultRows(dir + "/out")
+        #expect(rows.count == 20 && rows.allSatisfy { $0["host"] == "good" })
+        #expect(c.stderr.contains("draining worker"), "\(c.stderr)")
+        #expect(try readCSV(dir + "/out/failures.csv").rows.isEmpty)
     }
 
     @Test func grownSpecRunsOnlyNewTasksAndTornLineIsRepaired() throws {

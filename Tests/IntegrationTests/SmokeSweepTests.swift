@@ -63,3 +63,33 @@ func flatJSONFields(_ line: String) -> [String: String] {
     }
     return fields
 }
+
+@Suite struct TrainCommandTests {
+    @Test(arguments: [
+        (["--rare_freq", "1.5"], "rare_freq", "(0, 1]"),
+        (["--rare_freq", "0"], "rare_freq", "(0, 1]"),
+        (["--granularity", "3"], "granularity", "divisor"),
+        (["--dim", "10"], "dim", "an integer >= superclasses * (1 + subclasses) = 18"),
+        (["--noise", "-1"], "noise", ">= 0"),
+        (["--width", "abc"], "width", "integer"),
+        (["--rare_frq", "0.5"], "rare_frq", "did you mean --rare_freq"),
+    ])
+    func invalidValuesNameTheParameterAndRange(arguments: [String], parameter: String, hint: String) throws {
+        let dir = scratchDirectory("train-invalid")
+        let r = try grainsweep(["train"] + arguments, in: dir)
+        #expect(r.status != nil && r.status != 0)
+        #expect(r.err.contains(parameter) && r.err.contains(hint), "\(r.err)")
+        #expect(r.out.isEmpty)
+    }
+
+    @Test func progressLinesComeBeforeTheFinalJSON() throws {
+        let dir = scratchDirectory("train-progress")
+        let r = try grainsweep(["train", "--progress", "--threads", "2", "--epochs", "2", "--finetune_epochs", "1",
+                                "--train_samples", "64", "--test_samples", "32", "--finetune_samples", "32", "--width", "2"], in: dir)
+        #expect(r.status == 0, "\(r.err)")
+        let lines = r.out.split(separator: "\n")
+        #expect(lines.count == 4)  // 2 pretraining epochs, 1 fine-tuning epoch, the final object
+        #expect(lines.dropLast().allSatisfy { $0.contains("\"phase\"") && $0.contains("\"epoch\"") })
+        #expect(lines.last!.contains("\"hard_acc\"") && lines.last!.contains("\"threads\":2"))
+    }
+}

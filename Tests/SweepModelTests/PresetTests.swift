@@ -25,24 +25,22 @@ import Testing
         #expect(plan.name + ".yaml" == file)
     }
 
+    @Test func quickstartContrastsCoarseAndFineOnTheDefaultFamily() throws {
+        let plan = try Self.load("quickstart.yaml")
+        #expect(plan.family.name == "hierarchy")
+        let subclasses = plan.fixedParameters.integer("subclasses")
+        #expect(plan.axes.map(\.name) == ["granularity", "rare_freq", "pretrain"])
+        // Coarse, the leaf level and finer than the features, with the from-scratch baseline.
+        #expect(plan.axes[0].values.contains(.integer(1)) && plan.axes[0].values.contains(.integer(subclasses)))
+        #expect(plan.axes[0].values.contains { ($0.numericValue ?? 0) > Double(subclasses) })
+        #expect(plan.axes[2].values == [.text("supervised"), .text("none")])
+    }
+
     @Test func smokeIsTiny() throws {
         let plan = try Self.load("smoke.yaml")
         #expect(plan.family.name == "hierarchy")
         #expect(plan.fixedParameters.integer("train_samples") <= 256)
         #expect(plan.estimatedSeconds < 10)
-    }
-
-    /// The headline contrast: coarse (granularity 1) against fine (granularity = subclasses)
-    /// pretraining on the default family, replicated, and small enough for a first run.
-    @Test func quickstartContrastsCoarseAndFineOnTheDefaultFamily() throws {
-        let plan = try Self.load("quickstart.yaml")
-        #expect(plan.family.name == "hierarchy")
-        let granularities = Set(plan.tasks.map { $0.parameters.integer("granularity") })
-        let subclasses = plan.tasks.map { $0.parameters.integer("subclasses") }
-        #expect(granularities.contains(1))
-        #expect(subclasses.allSatisfy { granularities.contains($0) })
-        #expect(plan.seeds.count >= 2)
-        #expect(plan.count <= 64)
     }
 
     @Test func paperSweepsTheFourAxesAndTheVariants() throws {

@@ -1,0 +1,87 @@
+import ExperimentAPI
+import Experiments
+import Foundation
+import Lifecycle
+import Logging
+import SweepModel
+import Testing
+import Worker
+@testable import Coordinator
+
+func temporaryDirectory() -> String {
+    let path = NSTemporaryDirectory() + "grainsweep-coordinator-\(UUID().uuidString)"
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func plan(_ yaml: String) throws -> SweepPlan {
+    try SweepLoader.load(text: yaml, path: "test.yaml", families: ExperimentCatalog.byName)
+}
+
+/// A coordinator and workers in this process, on real sockets over TCP loopback.
+@Suite(.serialized) struct CoordinatorInProcessTests {
+    @Test func servesEveryTaskOnceToInProcessWorkers() throws {
+        let p = try plan("name: inproc\nexperiment: sleep\nbase: {sleep_ms: 2, epochs: 1}\nseeds: 30\n")
+        var configuration = CoordinatorConfiguration()
+        configuration.bind = "tcp://127.0.0.1:0"
+        configuration.heartbeatIntervalMs = 100
+        let out = temporaryDirectory()
+        let coordinator = try Coordinator(plan: p, outDirectory: out, configuration: configuration, logger: Logger(label: "test"))
+        #expect(coordinator.endpoint.hasPrefix("tcp://127.0.0.1:") && !coordinator.endpoint.hasSuffix(":0"))
+        let stopWorkers = ShutdownRequest()
+        var threads: [Thread] = []
+        for n in 0..<2 {
+            var wc = WorkerConfiguration(connect: coordinator.endpoint, slots: 2, threadsPerSlot: 1, host: "t\(n)")
+            wc.giveUpAfterSeconds = 10
+            let settings = wc
+            let thread = Thread {
+                // The worker (and its socket) lives on this thread only.
+                let worker = try? Worker(configuration: settings, families: ExperimentCatalog.all, logger: Logger(label: "w"))
+                _ = try? worker?.run(shutdown: stopWorkers)
+            }
+            thread.start()
+            threads.append(thread)
+        }
+        let summary = try coordinator.run(shutdown: ShutdownRequest())
+        stopWorkers.request()
+        #expect(summary.done == 30 && summary.ranThisSession == 30 && summary.quarantined == 0 && !summary.stoppedEarly)
+        #expect(summary.exitCode == 0)
+        #expect(summary.counters.dropped == 0)
+        #expect(coordinator.directory.finished.count == 30)
+        #expect(try coordinator.directory.curves.readRows().count == 30)
+        #expect(summary.leaseLatencyP50 != nil)
+    }
+
+    @Test func aSecondStopRequestLeavesAtOnceAndConsistent() throws {
+        let p = try plan("name: stop\nexperiment: sleep\nbase: {sleep_ms: 1}\nseeds: 5\n")
+        var configuration = CoordinatorConfiguration()
+        configuration.bind = "tcp://127.0.0.1:0"
+        let coordinator = try Coordinator(plan: p, outDirectory: temporaryDirectory(), configuration: configuration, logger: Logger(label: "test"))
+        let stop = ShutdownRequest()
+        stop.request()
+        stop.request()
+        let summary = try coordinator.run(shutdown: stop)
+        #expect(summary.stoppedEarly && summary.done == 0 && summary.exitCode == 0)
+    }
+}
+
+@Suite struct CoordinatorUnitTests {
+    @Test(arguments: [
+        ("tcp://127.0.0.1:5555", true), ("tcp://127.1.2.3:0", true), ("tcp://localhost:1", true),
+        ("tcp://[::1]:5555", true), ("ipc:///tmp/x", true), ("tcp://0.0.0.0:5555", false),
+        ("tcp://*:5555", false), ("tcp://10.1.2.3:5555", false), ("tcp://eth0:5555", false),
+    ])
+    func localEndpoints(endpoint: String, local: Bool) {
+        #expect(Coordinator.isLocal(endpoint) == local)
+    }
+
+    @Test func progressLineShowsRateAndETA() {
+        var meter = ProgressMeter(total: 100)
+        for i in 0..<30 { meter.completed(at: 100 + Double(i)) }
+        let line = meter.line(now: 130, done: 30, running: 2, failed: 1, workers: 3, dropped: 4, denied: 0)
+        #expect(line.contains("30/100 done") && line.contains("2 running") && line.contains("1 failed"))
+        #expect(line.contains("3 workers") && line.contains("60.0 tasks/min") && line.contains("ETA 1m09s"))
+        #expect(line.contains("4 dropped"))
+        #expect(ProgressMeter.duration(7300) == "2h01m")
+    }
+}
