@@ -100,7 +100,7 @@ public final class Coordinator {
         progress = ProgressMeter(total: plan.count)
 
         indexOf.reserveCapacity(plan.count)
-        for i in 0..<plan.count { indexOf[plan.task(at: i).id] = Int32(i) }
+        for (i, id) in plan.ids().enumerated() { indexOf[id] = Int32(i) }
 
         if configuration.retryFailed { try directory.clearQuarantine() }
         var foreign = 0

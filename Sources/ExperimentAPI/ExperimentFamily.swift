@@ -38,8 +38,10 @@ public protocol ExperimentFamily: Sendable {
     /// Names of the per-epoch curve metrics, in CSV column order.
     var curveMetricNames: [String] { get }
     /// Checks that the values make sense together (each value is already in its own domain).
+    /// Must not depend on `seed`: a sweep checks each combination once for all its seeds.
     func crossCheck(_ parameters: ParameterSet) -> [ParameterProblem]
     /// A rough cost of one task, in seconds on one core of a 2026 server (for plans and ETAs).
+    /// Must not depend on `seed`.
     func estimatedSeconds(_ parameters: ParameterSet) -> Double
     /// Runs one task. Pure: the result is a function of `parameters` (seed included) only, never of
     /// `threads`. `onEpoch` is called from the calling thread as epochs complete.
