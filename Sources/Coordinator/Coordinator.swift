@@ -345,6 +345,7 @@ public final class Coordinator {
         send(.welcome(Welcome(
             heartbeatIntervalMs: configuration.heartbeatIntervalMs, liveness: configuration.liveness, sweepName: plan.name)), to: peer)
         reconcile(peer, held: hello.held, now: now)
+        drainFailingWorkers()
     }
 
     /// Brings the coordinator's view of a worker's leases in line with what it says it holds.
@@ -445,15 +446,23 @@ public final class Coordinator {
         logger.warning("task failed", metadata: [
             "task.id": "\(id)", "attempt": "\(failure.lease.attempt)", "worker": "\(worker.label)", "error": "\(failure.error)",
         ])
-        if !worker.drained, worker.failureStreak.count >= configuration.drainAfterFailures,
-           workers.contains(where: { $0.key != peer && !$0.value.drained }) {
-            worker.drained = true
+        workers[peer] = worker
+        drainFailingWorkers()
+        leases[id] = nil
+        retryOrQuarantine(index, error: failure.error)
+    }
+
+    /// Drains every worker whose last `drainAfterFailures` tasks all failed, each a different
+    /// task, as long as another worker that is not draining remains to do the work (alone, a
+    /// worker cannot tell a broken node from broken tasks). Checked after each failure and each
+    /// time a worker joins.
+    private func drainFailingWorkers() {
+        for (peer, worker) in workers where !worker.drained && worker.failureStreak.count >= configuration.drainAfterFailures {
+            guard workers.contains(where: { $0.key != peer && !$0.value.drained }) else { return }
+            workers[peer]!.drained = true
             counters.drainedWorkers += 1
             logger.error("draining worker: its last \(worker.failureStreak.count) tasks all failed, each a different task; it gets no new tasks", metadata: ["worker": "\(worker.label)"])
         }
-        workers[peer] = worker
-        leases[id] = nil
-        retryOrQuarantine(index, error: failure.error)
     }
 
     private func farewell(_ peer: PeerID, reason: String) {

@@ -155,6 +155,8 @@ public final class Worker {
                 case .welcome(let welcome):
                     heartbeatInterval = Double(max(10, welcome.heartbeatIntervalMs)) / 1000
                     liveness = max(2, welcome.liveness)
+                    // The coordinator's interval rules from now on, also for the next heartbeat.
+                    nextHeartbeat = min(nextHeartbeat, lastHeard + heartbeatInterval)
                     // Offer again what a coordinator may have missed: the curves of running tasks,
                     // and curves and outcome of tasks that finished while none was listening.
                     // A coordinator that has them already drops them (and says cancel).

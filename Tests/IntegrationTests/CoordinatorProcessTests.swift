@@ -144,6 +144,23 @@ func resultRows(_ out: String) throws -> [[String: String]] {
         #expect(Set(curves.map { $0[0] + "/" + $0[2] + "/" + $0[3] }).count == 600)
     }
 
+    /// Busy and idle workers both heartbeat at the coordinator's interval (a long epoch or an
+    /// empty queue never looks like a dead worker).
+    @Test func busyAndIdleWorkersAreNeverDeclaredDead() throws {
+        let dir = scratchDirectory("alive")
+        write(sleepSpec(name: "alive", sleepMs: 1500, epochs: 1, seeds: 1), to: dir + "/s.yaml")
+        let port = freePort()
+        let c = try startCoordinator(dir + "/s.yaml", out: dir + "/out", port: port, in: dir, tag: "coord")
+        let w1 = try startWorker(port: port, in: dir, tag: "w1")
+        let w2 = try startWorker(port: port, in: dir, tag: "w2")
+        #expect(c.wait(timeout: 30) == 0, "\(c.stderr)")
+        w1.wait(timeout: 10)
+        w2.wait(timeout: 10)
+        #expect(!c.stderr.contains("declared dead"), "\(c.stderr)")
+        #expect(!w1.stderr.contains("reconnecting") && !w2.stderr.contains("reconnecting"))
+        #expect(try resultRows(dir + "/out").count == 1)
+    }
+
     @Test func workerWhoseTasksAllFailIsDrained() throws {
         let dir = scratchDirectory("drain")
         write(sleepSpec(name: "drain", sleepMs: 30, seeds: 20), to: dir + "/s.yaml")
