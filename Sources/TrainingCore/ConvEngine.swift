@@ -1,5 +1,3 @@
-import Glibc
-
 /// The SIMD width of the kernels' source order. Fixed at 16 lanes whatever the ISA: on AVX2 a
 /// lane group is two ymm registers, on AVX-512 one zmm; each lane accumulates independently, so
 /// the bits are the same either way.
@@ -265,7 +263,8 @@ final class ConvEngine: @unchecked Sendable {
     }
 
     /// Softmax cross-entropy of `logits[0..<n]` against `label`: returns (loss, argmax) and leaves
-    /// p - onehot in `logits[n..<2n]`.
+    /// p - onehot in `logits[n..<2n]`. `exp` and `log` are ``PortableMath``'s (host-independent
+    /// bits; the exponentials 16 lanes at a time), the sum is in class order.
     @inline(__always)
     private func softmax(_ logits: UnsafeMutablePointer<Float>, _ n: Int, label: Int) -> (Float, Int) {
         var best = 0
@@ -274,13 +273,11 @@ final class ConvEngine: @unchecked Sendable {
             top = logits[j]
             best = j
         }
+        for j in 0..<n { logits[n + j] = logits[j] - top }
+        PortableMath.expInPlace(logits + n, count: n)
         var total: Float = 0
-        for j in 0..<n {
-            let e = expf(logits[j] - top)
-            logits[n + j] = e
-            total += e
-        }
-        let loss = logf(total) - (logits[label] - top)
+        for j in 0..<n { total += logits[n + j] }
+        let loss = PortableMath.log(total) - (logits[label] - top)
         let inv = 1 / total
         for j in 0..<n { logits[n + j] = logits[n + j] * inv - (j == label ? 1 : 0) }
         return (loss, best)

@@ -62,8 +62,12 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
                                        subclasses: config.subclasses, seed: config.seed)
     let labels = LabelMap(superclasses: config.superclasses, subclasses: config.subclasses,
                           granularity: config.granularity, alignment: config.alignment, seed: config.seed)
+    // The engine first: its thread pool also generates the sample sets.
+    let engine = ConvEngine(config: config, maxBatch: config.batchSize, threads: threads)
+    engine.initialiseWeights(initScale: config.initScale, seed: config.seed)
     func makeSet(_ n: Int, hard: Double, _ stream: RandomStreamID) -> SampleSet {
-        SampleSet(count: n, hardFraction: hard, stream: stream, config: config, dictionary: dictionary, labels: labels)
+        SampleSet(count: n, hardFraction: hard, stream: stream, config: config, dictionary: dictionary, labels: labels,
+                  pool: engine.pool)
     }
     let supervised = config.pretraining == .supervised
     let pretrainSet = supervised ? makeSet(config.trainSamples, hard: config.trainHardFraction, .pretrainSet) : nil
@@ -77,8 +81,6 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
         hardTest.deallocate()
     }
 
-    let engine = ConvEngine(config: config, maxBatch: config.batchSize, threads: threads)
-    engine.initialiseWeights(initScale: config.initScale, seed: config.seed)
     let commonFeatures = 0..<config.superclasses
     let fineFeatures = config.superclasses..<dictionary.count
 
