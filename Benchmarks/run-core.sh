@@ -28,7 +28,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PY=.venv/bin/python
 echo "== versions: $($PY -c 'import jax, numpy; print("jax", jax.__version__, "numpy", numpy.__version__)'), $(swift --version 2>&1 | head -1)"
-echo "== cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(head -1 /proc/pressure/cpu 2>/dev/null | sed 's/^some/cpu pressure/')"
 
 for T in 1 2; do
     CPUS=$([ "$T" = 1 ] && echo 0 || echo 0-1)
@@ -40,10 +40,11 @@ for T in 1 2; do
     taskset -c "$CPUS" "$BENCH" step --shape small --threads "$T" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
 done
 
-echo "== whole default task (HierarchyConfig defaults, seed 0), 3 runs each"
-for T in 1 2; do
-    for r in 1 2 3; do "$BENCH" task --quiet --threads "$T" | tee -a "$OUT"; done
+echo "== whole default task (HierarchyConfig defaults, seed 0), $RUNS runs each, interleaved; load $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$RUNS"); do
+    for T in 1 2; do "$BENCH" task --quiet --threads "$T" | tee -a "$OUT"; done
 done
+echo "== load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "== summary (medians; target cpu $CPU)"
 $PY - "$OUT" <<'PY'
@@ -62,7 +63,7 @@ s1, s2 = med("swift", 1, "samples_per_s"), med("swift", 2, "samples_per_s")
 j1, j2 = med("jax", 1, "samples_per_s"), med("jax", 2, "samples_per_s")
 print(f"1->2 thread speed-up: swift {s2 / s1:.2f}x, jax {j2 / j1:.2f}x")
 for t in (1, 2):
-    walls = [float(x) for x in re.findall(rf"^result .*wall_s=([\d.]+) threads={t}$", text, re.M)]
+    walls = [float(x) for x in re.findall(rf"^result .*wall_s=([\d.]+) threads={t}\b", text, re.M)]
     if walls:
         print(f"default task, {t} thread(s): median {statistics.median(walls):.3f} s over {len(walls)} runs")
 PY

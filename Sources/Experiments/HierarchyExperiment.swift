@@ -133,9 +133,12 @@ public struct HierarchyExperiment: ExperimentFamily {
     /// Data generation, seconds per generated float (Box-Muller noise dominates).
     static let secondsPerGeneratedFloat = 15e-9
 
-    /// Flops of pretraining (4*P*d*F per sample per epoch), fine-tuning (2 or 4*P*d*F) and the
-    /// per-epoch evaluation of both test sets (2*P*d*F per sample) at ``flopsPerSecond``, plus data
-    /// generation.
+    /// Flops of pretraining (4*P*d*F per sample per epoch), fine-tuning and the per-epoch
+    /// evaluation of both test sets (2*P*d*F per sample) at ``flopsPerSecond``, plus data
+    /// generation. With `probe` fine-tuning the filters are frozen, so the pooled activations of the
+    /// fine-tuning and test sets are computed once (2*P*d*F per sample) and the fine-tuning epochs
+    /// cost only the linear head (negligible); `full` fine-tuning costs 4*P*d*F per sample per epoch
+    /// plus an evaluation of both test sets per epoch.
     public func estimatedSeconds(_ parameters: ParameterSet) -> Double {
         let P = Double(parameters.integer("patches")), d = Double(parameters.integer("dim"))
         let F = Double(parameters.integer("superclasses") * parameters.integer("granularity") * parameters.integer("width"))
@@ -146,10 +149,12 @@ public struct HierarchyExperiment: ExperimentFamily {
         let train = supervised ? Double(parameters.integer("train_samples")) : 0
         let finetune = Double(parameters.integer("finetune_samples"))
         let test = Double(parameters.integer("test_samples"))
-        let finetuneCost = parameters.text("finetune") == "full" ? 4.0 : 2.0
-        let flops = epochs * train * 4 * perSample
-            + finetuneEpochs * finetune * finetuneCost * perSample
-            + (epochs + finetuneEpochs + 2) * 2 * test * 2 * perSample
+        let full = parameters.text("finetune") == "full"
+        // Forward passes over both test sets: per pretraining epoch, once after pretraining, and
+        // (full) per fine-tuning epoch and once more for the head's standardisation pass.
+        let testPasses = epochs + 1 + (full ? finetuneEpochs : 0)
+        let finetuneFlops = full ? (finetuneEpochs * 4 + 2) * finetune * perSample : 2 * finetune * perSample
+        let flops = epochs * train * 4 * perSample + finetuneFlops + testPasses * 2 * test * 2 * perSample
         let generated = (train + finetune + 2 * test) * P * d
         return flops / Self.flopsPerSecond + generated * Self.secondsPerGeneratedFloat
     }

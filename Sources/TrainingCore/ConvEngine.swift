@@ -1,5 +1,3 @@
-import Glibc
-
 /// The SIMD width of the kernels' source order. Fixed at 16 lanes whatever the ISA: on AVX2 a
 /// lane group is two ymm registers, on AVX-512 one zmm; each lane accumulates independently, so
 /// the bits are the same either way.
@@ -76,6 +74,9 @@ final class ConvEngine: @unchecked Sendable {
     private var jobPredictions: UnsafeMutablePointer<Int32>
     /// When set, `predict` also copies each sample's pooled activations here (count x Fp).
     private var jobPooledOut: UnsafeMutablePointer<Float>?
+    /// When set, the pooled activations of sample i are read from row i here (count x Fp, see
+    /// ``pooledActivations(of:)``) instead of being computed: frozen filters, no backward pass.
+    private var jobPooledIn: UnsafePointer<Float>?
     private var jobCount = 0
     private var jobInverseBatch: Float = 0
     private var jobChunks = 0
@@ -135,21 +136,45 @@ final class ConvEngine: @unchecked Sendable {
         }
     }
 
-    /// A zero fine-tuning head whose input scale u_f standardises the filters' pooled activations
-    /// over `set` (summed over samples in order, in Double).
-    func resetHead(standardisingOver set: SampleSet) {
-        head.update(repeating: 0, count: headStride)
+    /// The pooled activations pooled[n, f] of every sample of `set` under the current filters
+    /// (count x paddedFilters), computed by the same kernel as in a step, so the same bits.
+    func pooledActivations(of set: SampleSet) -> [Float] {
         var pooled = [Float](repeating: 0, count: set.count * paddedFilters)
         pooled.withUnsafeMutableBufferPointer { out in
             jobPooledOut = out.baseAddress!
             _ = predict(set, phase: .pretrain)
             jobPooledOut = nil
         }
+        return pooled
+    }
+
+    /// Copies the cached pooled rows of the chunk's samples into the worker's pooled scratch
+    /// (in place of ``forwardChunk``).
+    @inline(__always)
+    private func gatherPooled(_ cache: UnsafePointer<Float>, first: Int, count ns: Int, worker: Int) {
+        let Fp = paddedFilters, pooled = pooledScratch + worker * poolStride
+        for n in 0..<ns { (pooled + n * Fp).update(from: cache + Int(jobIndices[first + n]) * Fp, count: Fp) }
+    }
+
+    /// A zero fine-tuning head whose input scale u_f standardises the filters' pooled activations
+    /// over `set` (summed over samples in order, in Double).
+    /// `pooled`: ``pooledActivations(of:)`` of `set` if the caller has it.
+    func resetHead(standardisingOver set: SampleSet, pooled cached: UnsafePointer<Float>? = nil) {
+        head.update(repeating: 0, count: headStride)
+        if let cached {
+            setHeadInputScale(cached, count: set.count)
+        } else {
+            let pooled = pooledActivations(of: set)
+            pooled.withUnsafeBufferPointer { setHeadInputScale($0.baseAddress!, count: set.count) }
+        }
+    }
+
+    private func setHeadInputScale(_ pooled: UnsafePointer<Float>, count: Int) {
         headInputScale.update(repeating: 0, count: paddedFilters)
         for f in 0..<filters {
             var s = 0.0
-            for n in 0..<set.count { s += Double(pooled[n * paddedFilters + f]) * Double(pooled[n * paddedFilters + f]) }
-            let rms = (s / Double(set.count)).squareRoot()
+            for n in 0..<count { s += Double(pooled[n * paddedFilters + f]) * Double(pooled[n * paddedFilters + f]) }
+            let rms = (s / Double(count)).squareRoot()
             headInputScale[f] = rms > 0 ? Float(1 / rms) : 0
         }
     }
@@ -265,7 +290,8 @@ final class ConvEngine: @unchecked Sendable {
     }
 
     /// Softmax cross-entropy of `logits[0..<n]` against `label`: returns (loss, argmax) and leaves
-    /// p - onehot in `logits[n..<2n]`.
+    /// p - onehot in `logits[n..<2n]`. `exp` and `log` are ``PortableMath``'s (host-independent
+    /// bits; the exponentials 16 lanes at a time), the sum is in class order.
     @inline(__always)
     private func softmax(_ logits: UnsafeMutablePointer<Float>, _ n: Int, label: Int) -> (Float, Int) {
         var best = 0
@@ -274,13 +300,11 @@ final class ConvEngine: @unchecked Sendable {
             top = logits[j]
             best = j
         }
+        for j in 0..<n { logits[n + j] = logits[j] - top }
+        PortableMath.expInPlace(logits + n, count: n)
         var total: Float = 0
-        for j in 0..<n {
-            let e = expf(logits[j] - top)
-            logits[n + j] = e
-            total += e
-        }
-        let loss = logf(total) - (logits[label] - top)
+        for j in 0..<n { total += logits[n + j] }
+        let loss = PortableMath.log(total) - (logits[label] - top)
         let inv = 1 / total
         for j in 0..<n { logits[n + j] = logits[n + j] * inv - (j == label ? 1 : 0) }
         return (loss, best)
@@ -390,9 +414,18 @@ final class ConvEngine: @unchecked Sendable {
     /// partial gradients, loss and correct count in its slots.
     /// - Returns: the number of chunks.
     func accumulate(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, count: Int,
-                    phase: Phase) -> Int {
+                    phase: Phase, pooled: UnsafePointer<Float>? = nil) -> Int {
+        accumulate(x: x, indices: indices, labels: labels, count: count, phase: phase, pooled: pooled, update: nil)
+    }
+
+    /// ``accumulate`` and, with `update` (a learning rate) and trained filters, in the same pool
+    /// job after its chunks: the fixed-order reduction of the partial weight gradients and the SGD
+    /// update of the filters, split in fixed blocks of rows.
+    private func accumulate(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>,
+                            count: Int, phase: Phase, pooled: UnsafePointer<Float>?, update: Float?) -> Int {
         precondition(count <= maxChunks * Self.chunkSamples)
         jobX = x
+        jobPooledIn = pooled
         jobIndices = indices
         jobLabels = labels
         jobCount = count
@@ -404,10 +437,30 @@ final class ConvEngine: @unchecked Sendable {
         case .pretrain: trainFilters = true
         case .finetune(let t): trainFilters = t
         }
-        pool.run(count: chunks) { [self] chunk, worker in
+        precondition(pooled == nil || !trainFilters, "cached activations need frozen filters")
+        let rowsPerJob = 8
+        let reduce: (@Sendable (Int, Int) -> Void)? = update.map { learningRate in
+            let lr = FloatVector(repeating: learningRate)
+            return { [self] job, _ in
+                // Sum the chunks' partial gradients in chunk order and update.
+                let Fp = paddedFilters, size = dim * Fp
+                for k in (job * rowsPerJob)..<min(dim, (job + 1) * rowsPerJob) {
+                    for v in stride(from: k * Fp, to: (k + 1) * Fp, by: vectorLanes) {
+                        var s = load(weightGrads + v)
+                        for c in 1..<jobChunks { s += load(weightGrads + c * size + v) }
+                        store(load(weights + v) - lr * s, weights + v)
+                    }
+                }
+            }
+        }
+        pool.run(count: chunks, { [self] chunk, worker in
             let first = chunk * Self.chunkSamples
             let ns = min(Self.chunkSamples, jobCount - first)
-            forwardChunk(first: first, count: ns, worker: worker)
+            if let cache = jobPooledIn {
+                gatherPooled(cache, first: first, count: ns, worker: worker)
+            } else {
+                forwardChunk(first: first, count: ns, worker: worker)
+            }
             switch phase {
             case .pretrain:
                 pretrainHead(first: first, count: ns, worker: worker, chunk: chunk, gradient: true)
@@ -415,7 +468,7 @@ final class ConvEngine: @unchecked Sendable {
                 finetuneHead(first: first, count: ns, worker: worker, chunk: chunk, gradient: true, trainFilters: trainFilters)
             }
             if trainFilters { backwardChunk(first: first, count: ns, worker: worker, chunk: chunk) }
-        }
+        }, then: trainFilters ? (dim + rowsPerJob - 1) / rowsPerJob : 0, trainFilters ? reduce : nil)
         return chunks
     }
 
@@ -441,28 +494,10 @@ final class ConvEngine: @unchecked Sendable {
     /// One SGD step on the batch (see ``accumulate``).
     /// - Returns: the summed loss and the number of correct predictions over the batch.
     func step(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, count: Int,
-              phase: Phase, learningRate: Float) -> (loss: Double, correct: Int) {
-        let chunks = accumulate(x: x, indices: indices, labels: labels, count: count, phase: phase)
-        let trainFilters: Bool
-        switch phase {
-        case .pretrain: trainFilters = true
-        case .finetune(let t): trainFilters = t
-        }
-        if trainFilters {
-            // Sum the chunks' partial gradients in chunk order and update, rows split in fixed blocks.
-            let rowsPerJob = 8
-            let lr = FloatVector(repeating: learningRate)
-            pool.run(count: (dim + rowsPerJob - 1) / rowsPerJob) { [self] job, _ in
-                let Fp = paddedFilters, size = dim * Fp
-                for k in (job * rowsPerJob)..<min(dim, (job + 1) * rowsPerJob) {
-                    for v in stride(from: k * Fp, to: (k + 1) * Fp, by: vectorLanes) {
-                        var s = load(weightGrads + v)
-                        for c in 1..<jobChunks { s += load(weightGrads + c * size + v) }
-                        store(load(weights + v) - lr * s, weights + v)
-                    }
-                }
-            }
-        }
+              phase: Phase, learningRate: Float, pooled: UnsafePointer<Float>? = nil) -> (loss: Double, correct: Int) {
+        // Chunks, then the filters' reduction and update, in one pool job.
+        let chunks = accumulate(x: x, indices: indices, labels: labels, count: count, phase: phase, pooled: pooled,
+                                update: learningRate)
         if case .finetune = phase {
             for i in 0..<headStride {
                 var s = headGrads[i]
@@ -480,7 +515,8 @@ final class ConvEngine: @unchecked Sendable {
     }
 
     /// The predicted class (pretraining class or superclass, by `phase`) of each sample of `set`.
-    func predict(_ set: SampleSet, phase: Phase) -> [Int32] {
+    /// With `pooled` (``pooledActivations(of:)`` of `set` under the current filters), no forward pass.
+    func predict(_ set: SampleSet, phase: Phase, pooled: UnsafePointer<Float>? = nil) -> [Int32] {
         var predictions = [Int32](repeating: 0, count: set.count)
         let identity = (0..<set.count).map { Int32($0) }
         identity.withUnsafeBufferPointer { ids in
@@ -489,11 +525,16 @@ final class ConvEngine: @unchecked Sendable {
                 jobIndices = ids.baseAddress!
                 jobPredictions = out.baseAddress!
                 jobCount = set.count
+                jobPooledIn = pooled
                 let chunks = (set.count + Self.chunkSamples - 1) / Self.chunkSamples
                 pool.run(count: chunks) { [self] chunk, worker in
                     let first = chunk * Self.chunkSamples
                     let ns = min(Self.chunkSamples, jobCount - first)
-                    forwardChunk(first: first, count: ns, worker: worker)
+                    if let cache = jobPooledIn {
+                        gatherPooled(cache, first: first, count: ns, worker: worker)
+                    } else {
+                        forwardChunk(first: first, count: ns, worker: worker)
+                    }
                     if let out = jobPooledOut {
                         (out + first * paddedFilters).update(from: pooledScratch + worker * poolStride, count: ns * paddedFilters)
                     }
@@ -510,24 +551,42 @@ final class ConvEngine: @unchecked Sendable {
     }
 
     /// Mean over `features` of max over filters of <w_f, v> / ||w_f|| (in Double, fixed order).
+    /// Filter norms are computed in jobs of 16 filters, each feature's maximum in its own job; the
+    /// mean sums the per-feature maxima in feature order, so the bits do not depend on threads.
     func alignment(_ dictionary: FeatureDictionary, features: Range<Int>) -> Double {
-        var norms = [Double](repeating: 0, count: filters)
-        for f in 0..<filters {
-            var s = 0.0
-            for k in 0..<dim { s += Double(weights[k * paddedFilters + f]) * Double(weights[k * paddedFilters + f]) }
-            norms[f] = s.squareRoot()
+        if features.isEmpty { return 0 }
+        let norms = SendablePointer(UnsafeMutablePointer<Double>.allocate(capacity: filters))
+        let best = SendablePointer(UnsafeMutablePointer<Double>.allocate(capacity: features.count))
+        defer {
+            norms.pointer.deallocate()
+            best.pointer.deallocate()
+        }
+        let d = dim, Fp = paddedFilters, F = filters
+        let w = SendablePointer(weights)
+        pool.run(count: (F + 15) / 16) { job, _ in
+            for f in (job * 16)..<min(F, (job + 1) * 16) {
+                var s = 0.0
+                for k in 0..<d { s += Double(w.pointer[k * Fp + f]) * Double(w.pointer[k * Fp + f]) }
+                norms.pointer[f] = s.squareRoot()
+            }
+        }
+        let first = features.lowerBound
+        dictionary.vectors.withUnsafeBufferPointer { vectors in
+            let v = SendablePointer(UnsafeMutablePointer(mutating: vectors.baseAddress!))
+            pool.run(count: features.count) { j, _ in
+                let vi = v.pointer + (first + j) * d
+                var m = -Double.infinity
+                for f in 0..<F {
+                    var s = 0.0
+                    for k in 0..<d { s += Double(w.pointer[k * Fp + f]) * Double(vi[k]) }
+                    let c = norms.pointer[f] > 0 ? s / norms.pointer[f] : 0
+                    if c > m { m = c }
+                }
+                best.pointer[j] = m
+            }
         }
         var total = 0.0
-        for i in features {
-            var best = -Double.infinity
-            for f in 0..<filters {
-                var s = 0.0
-                for k in 0..<dim { s += Double(weights[k * paddedFilters + f]) * Double(dictionary.vectors[i * dim + k]) }
-                let c = norms[f] > 0 ? s / norms[f] : 0
-                if c > best { best = c }
-            }
-            total += best
-        }
-        return features.isEmpty ? 0 : total / Double(features.count)
+        for j in 0..<features.count { total += best.pointer[j] }
+        return total / Double(features.count)
     }
 }

@@ -1,5 +1,3 @@
-import Glibc
-
 /// A counter-based random stream: value `i` of a stream is a fixed hash of (key, i), so any sample
 /// can be generated on any thread, in any order, with the same bits.
 ///
@@ -44,8 +42,8 @@ struct CounterRandom {
         Int(((next() >> 32) &* UInt64(n)) >> 32)
     }
 
-    /// A standard normal deviate (Box-Muller in Double). Uses glibc's `log`, `cos` and `sin`:
-    /// bit-identical on every host with the same glibc, whatever the thread count.
+    /// A standard normal deviate (Box-Muller in Double), with ``PortableMath``'s `log` and
+    /// `sinCosTwoPi` rather than libm's, so the bits are the same on every host.
     mutating func gaussian() -> Double {
         if let g = spareGaussian {
             spareGaussian = nil
@@ -53,10 +51,10 @@ struct CounterRandom {
         }
         let u1 = 1 - uniform()  // (0, 1]
         let u2 = uniform()
-        let r = (-2 * log(u1)).squareRoot()
-        let t = 2 * Double.pi * u2
-        spareGaussian = r * sin(t)
-        return r * cos(t)
+        let r = (-2 * PortableMath.log(u1)).squareRoot()
+        let (sine, cosine) = PortableMath.sinCosTwoPi(u2)
+        spareGaussian = r * sine
+        return r * cosine
     }
 }
 

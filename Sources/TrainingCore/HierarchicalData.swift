@@ -97,8 +97,10 @@ struct SampleSet {
     ///
     /// - Parameters:
     ///   - hardFraction: the first round(hardFraction * count) samples are hard, the rest easy.
+    ///   - pool: threads to generate on, in chunks of ``generationChunk`` samples (each sample
+    ///     writes only its own slots, so the bits do not depend on it); nil: the calling thread.
     init(count: Int, hardFraction: Double, stream: RandomStreamID, config: HierarchyConfig,
-         dictionary: FeatureDictionary, labels: LabelMap) {
+         dictionary: FeatureDictionary, labels: LabelMap, pool: WorkerPool? = nil) {
         self.count = count
         patches = config.patches
         dim = config.dim
@@ -111,52 +113,96 @@ struct SampleSet {
         hasFine = [Bool](repeating: false, count: count)
         label = [Int32](repeating: 0, count: count)
         let hardCount = Int((hardFraction * Double(count)).rounded())
+        let x = SendablePointer(x)
+        superclass.withUnsafeMutableBufferPointer { superclass in
+        subclass.withUnsafeMutableBufferPointer { subclass in
+        isHard.withUnsafeMutableBufferPointer { isHard in
+        hasFine.withUnsafeMutableBufferPointer { hasFine in
+        label.withUnsafeMutableBufferPointer { label in
+            let out = SampleSlots(x: x, superclass: SendablePointer(superclass.baseAddress!),
+                                  subclass: SendablePointer(subclass.baseAddress!), isHard: SendablePointer(isHard.baseAddress!),
+                                  hasFine: SendablePointer(hasFine.baseAddress!), label: SendablePointer(label.baseAddress!))
+            let chunks = (count + Self.generationChunk - 1) / Self.generationChunk
+            let body: @Sendable (Int, Int) -> Void = { chunk, _ in
+                for i in (chunk * Self.generationChunk)..<min(count, (chunk + 1) * Self.generationChunk) {
+                    Self.drawSample(i, hard: i < hardCount, stream: stream, config: config, dictionary: dictionary,
+                                    labels: labels, into: out)
+                }
+            }
+            if let pool { pool.run(count: chunks, body) } else { for c in 0..<chunks { body(c, 0) } }
+        }
+        }
+        }
+        }
+        }
+    }
+
+    /// Samples per generation job.
+    static let generationChunk = 32
+
+    /// Where ``drawSample`` writes (pointers into the set's storage, valid during generation).
+    private struct SampleSlots: Sendable {
+        let x: SendablePointer<Float>
+        let superclass: SendablePointer<Int32>, subclass: SendablePointer<Int32>
+        let isHard: SendablePointer<Bool>, hasFine: SendablePointer<Bool>
+        let label: SendablePointer<Int32>
+    }
+
+    /// Draws sample `i` from the stream (seed, `stream`, i) into its slots.
+    private static func drawSample(_ i: Int, hard: Bool, stream: RandomStreamID, config: HierarchyConfig,
+                                   dictionary: FeatureDictionary, labels: LabelMap, into out: SampleSlots) {
+        let dim = config.dim, patches = config.patches, stride = patches * dim
         let K = config.superclasses, k = config.subclasses
         let noiseStd = config.noise / Double(dim).squareRoot()
         let features = dictionary.count
-        for i in 0..<count {
-            var rng = CounterRandom(seed: config.seed, stream: stream, index: UInt64(i))
-            let y = rng.below(K), c = rng.below(k)
-            let hard = i < hardCount
-            let carriesFine = hard || rng.uniform() < config.rareFrequency
-            let s = x + i * stride
-            for t in 0..<stride { s[t] = Float(noiseStd * rng.gaussian()) }
-            func add(_ feature: Int, _ scale: Double, patch: Int) {
-                let v = dictionary.vectors.withUnsafeBufferPointer { $0.baseAddress! + feature * dim }
+        var rng = CounterRandom(seed: config.seed, stream: stream, index: UInt64(i))
+        let y = rng.below(K), c = rng.below(k)
+        let carriesFine = hard || rng.uniform() < config.rareFrequency
+        let s = out.x.pointer + i * stride
+        for t in 0..<stride { s[t] = Float(noiseStd * rng.gaussian()) }
+        func add(_ feature: Int, _ scale: Double, patch: Int) {
+            dictionary.vectors.withUnsafeBufferPointer { vectors in
+                let v = vectors.baseAddress! + feature * dim
                 let p = s + patch * dim
                 let a = Float(scale)
                 for t in 0..<dim { p[t] += a * v[t] }
             }
-            func alpha() -> Double { config.alphaLow + (config.alphaHigh - config.alphaLow) * rng.uniform() }
-            // Patch positions do not matter to a network that sums over patches: the common
-            // feature takes the first patches, the fine feature the next ones.
-            if !hard {
-                for p in 0..<config.commonPatches { add(dictionary.commonIndex(y), alpha(), patch: p) }
-            }
-            if carriesFine {
-                for p in 0..<config.finePatches {
-                    add(dictionary.fineIndex(y, c), alpha(), patch: config.commonPatches + p)
-                }
-            }
-            if config.featureNoise > 0 {
-                // Each remaining patch carries, with probability 1/2, beta times a random feature
-                // other than the sample's own two.
-                for p in (config.commonPatches + config.finePatches)..<patches where rng.uniform() < 0.5 {
-                    var f = rng.below(features - 2)
-                    let own = [dictionary.commonIndex(y), dictionary.fineIndex(y, c)].sorted()
-                    if f >= own[0] { f += 1 }
-                    if f >= own[1] { f += 1 }
-                    add(f, config.featureNoise, patch: p)
-                }
-            }
-            superclass[i] = Int32(y)
-            subclass[i] = Int32(c)
-            isHard[i] = hard
-            hasFine[i] = carriesFine
-            label[i] = Int32(labels.label(y: y, c: c, stream: stream, index: i))
         }
+        func alpha() -> Double { config.alphaLow + (config.alphaHigh - config.alphaLow) * rng.uniform() }
+        // Patch positions do not matter to a network that sums over patches: the common
+        // feature takes the first patches, the fine feature the next ones.
+        if !hard {
+            for p in 0..<config.commonPatches { add(dictionary.commonIndex(y), alpha(), patch: p) }
+        }
+        if carriesFine {
+            for p in 0..<config.finePatches {
+                add(dictionary.fineIndex(y, c), alpha(), patch: config.commonPatches + p)
+            }
+        }
+        if config.featureNoise > 0 {
+            // Each remaining patch carries, with probability 1/2, beta times a random feature
+            // other than the sample's own two.
+            for p in (config.commonPatches + config.finePatches)..<patches where rng.uniform() < 0.5 {
+                var f = rng.below(features - 2)
+                let own = [dictionary.commonIndex(y), dictionary.fineIndex(y, c)].sorted()
+                if f >= own[0] { f += 1 }
+                if f >= own[1] { f += 1 }
+                add(f, config.featureNoise, patch: p)
+            }
+        }
+        out.superclass.pointer[i] = Int32(y)
+        out.subclass.pointer[i] = Int32(c)
+        out.isHard.pointer[i] = hard
+        out.hasFine.pointer[i] = carriesFine
+        out.label.pointer[i] = Int32(labels.label(y: y, c: c, stream: stream, index: i))
     }
 
     /// Frees the patch buffer (a SampleSet is owned by one task run).
     func deallocate() { UnsafeMutableRawPointer(x).deallocate() }
+}
+
+/// A pointer handed to pool jobs that write disjoint slots of it (hence `@unchecked Sendable`).
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }

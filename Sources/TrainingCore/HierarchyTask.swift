@@ -62,8 +62,12 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
                                        subclasses: config.subclasses, seed: config.seed)
     let labels = LabelMap(superclasses: config.superclasses, subclasses: config.subclasses,
                           granularity: config.granularity, alignment: config.alignment, seed: config.seed)
+    // The engine first: its thread pool also generates the sample sets.
+    let engine = ConvEngine(config: config, maxBatch: config.batchSize, threads: threads)
+    engine.initialiseWeights(initScale: config.initScale, seed: config.seed)
     func makeSet(_ n: Int, hard: Double, _ stream: RandomStreamID) -> SampleSet {
-        SampleSet(count: n, hardFraction: hard, stream: stream, config: config, dictionary: dictionary, labels: labels)
+        SampleSet(count: n, hardFraction: hard, stream: stream, config: config, dictionary: dictionary, labels: labels,
+                  pool: engine.pool)
     }
     let supervised = config.pretraining == .supervised
     let pretrainSet = supervised ? makeSet(config.trainSamples, hard: config.trainHardFraction, .pretrainSet) : nil
@@ -77,8 +81,6 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
         hardTest.deallocate()
     }
 
-    let engine = ConvEngine(config: config, maxBatch: config.batchSize, threads: threads)
-    engine.initialiseWeights(initScale: config.initScale, seed: config.seed)
     let commonFeatures = 0..<config.superclasses
     let fineFeatures = config.superclasses..<dictionary.count
 
@@ -106,7 +108,8 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
     var steps = 0
     /// One epoch of SGD over `set` in an order drawn from (seed, stream, epoch).
     func trainEpoch(_ set: SampleSet, labels: [Int32], stream: RandomStreamID, epoch: Int,
-                    phase: ConvEngine.Phase, learningRate: Double) -> (loss: Double, accuracy: Double) {
+                    phase: ConvEngine.Phase, learningRate: Double,
+                    pooled: UnsafePointer<Float>? = nil) -> (loss: Double, accuracy: Double) {
         var order = (0..<set.count).map { Int32($0) }
         var rng = CounterRandom(seed: config.seed, stream: stream, index: UInt64(epoch))
         for i in stride(from: set.count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
@@ -119,7 +122,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
                 while start < set.count {
                     let n = min(config.batchSize, set.count - start)
                     let r = engine.step(x: UnsafePointer(set.x), indices: o.baseAddress! + start, labels: l.baseAddress! + start,
-                                        count: n, phase: phase, learningRate: Float(learningRate))
+                                        count: n, phase: phase, learningRate: Float(learningRate), pooled: pooled)
                     loss += r.loss
                     correct += r.correct
                     steps += 1
@@ -130,7 +133,9 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
         return (loss / Double(set.count), Double(correct) / Double(set.count))
     }
 
-    var pretrainLoss = 0.0
+    var pretrainLoss = 0.0, finetuneLoss = 0.0
+    var pretrainAccuracy = 0.0, pretrainHardAccuracy = 0.0, easyAccuracy = 0.0, hardAccuracy = 0.0
+    var finalCommonAlignment = 0.0, finalFineAlignment = 0.0
     if let set = pretrainSet {
         for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
             let r = trainEpoch(set, labels: set.label, stream: .pretrainShuffle, epoch: epoch,
@@ -144,34 +149,62 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
                 fineAlignment: engine.alignment(dictionary, features: fineFeatures)))
         }
     }
-    let easyPretrainPredictions = engine.predict(easyTest, phase: .pretrain)
-    let pretrainAccuracy = accuracy(easyPretrainPredictions, easyTest.label)
-    let pretrainHardAccuracy = accuracy(engine.predict(hardTest, phase: .pretrain), hardTest.superclass, map: classToSuperclass)
+    // With `probe` fine-tuning the filters are frozen from here on, so the pooled activations of
+    // the fine-tuning and test sets are computed once and reused by every fine-tuning step and
+    // evaluation (the same kernel, so the same bits as recomputing them), unless they would take
+    // more memory than the sets themselves and over 64 MiB.
+    let probe = config.finetuning == .probe
+    let cachedFloats = (finetuneSet.count + easyTest.count + hardTest.count) * engine.paddedFilters
+    let useCache = probe && (cachedFloats <= 1 << 24 || engine.paddedFilters <= config.patches * config.dim)
+    let easyPooled = useCache ? engine.pooledActivations(of: easyTest) : []
+    let hardPooled = useCache ? engine.pooledActivations(of: hardTest) : []
+    let finetunePooled = useCache ? engine.pooledActivations(of: finetuneSet) : []
 
-    engine.resetHead(standardisingOver: finetuneSet)
-    var finetuneLoss = 0.0
-    var easyAccuracy = 0.0, hardAccuracy = 0.0
+    easyPooled.withUnsafeBufferPointer { easyPooled in
+    hardPooled.withUnsafeBufferPointer { hardPooled in
+    finetunePooled.withUnsafeBufferPointer { finetunePooled in
+    let easyCache = useCache ? easyPooled.baseAddress : nil
+    let hardCache = useCache ? hardPooled.baseAddress : nil
+    let finetuneCache = useCache ? finetunePooled.baseAddress : nil
+
+    let easyPretrainPredictions = engine.predict(easyTest, phase: .pretrain, pooled: easyCache)
+    pretrainAccuracy = accuracy(easyPretrainPredictions, easyTest.label)
+    pretrainHardAccuracy = accuracy(engine.predict(hardTest, phase: .pretrain, pooled: hardCache), hardTest.superclass,
+                                    map: classToSuperclass)
+
+    engine.resetHead(standardisingOver: finetuneSet, pooled: finetuneCache)
     let finetunePhase = ConvEngine.Phase.finetune(trainFilters: config.finetuning == .full)
+    // Frozen filters keep their alignments.
+    var frozenAlignments: (Double, Double)?
+    func alignments() -> (Double, Double) {
+        if let a = frozenAlignments { return a }
+        let a = (engine.alignment(dictionary, features: commonFeatures), engine.alignment(dictionary, features: fineFeatures))
+        if probe { frozenAlignments = a }
+        return a
+    }
     for epoch in 1...max(1, config.finetuneEpochs) where config.finetuneEpochs > 0 {
         let r = trainEpoch(finetuneSet, labels: finetuneSet.superclass, stream: .finetuneShuffle, epoch: epoch,
-                           phase: finetunePhase, learningRate: config.finetuneLearningRate)
+                           phase: finetunePhase, learningRate: config.finetuneLearningRate, pooled: finetuneCache)
         finetuneLoss = r.loss
-        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase), easyTest.superclass)
-        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase), hardTest.superclass)
+        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTest.superclass)
+        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase, pooled: hardCache), hardTest.superclass)
+        let (common, fine) = alignments()
         onEpoch(HierarchyEpoch(
             phase: .finetune, epoch: epoch, loss: r.loss, trainAccuracy: r.accuracy,
             easyAccuracy: easyAccuracy, hardAccuracy: hardAccuracy,
-            commonAlignment: engine.alignment(dictionary, features: commonFeatures),
-            fineAlignment: engine.alignment(dictionary, features: fineFeatures)))
+            commonAlignment: common, fineAlignment: fine))
     }
     if config.finetuneEpochs == 0 {
-        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase), easyTest.superclass)
-        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase), hardTest.superclass)
+        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTest.superclass)
+        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase, pooled: hardCache), hardTest.superclass)
+    }
+    (finalCommonAlignment, finalFineAlignment) = alignments()
+    }
+    }
     }
     return HierarchyResult(
         easyAccuracy: easyAccuracy, hardAccuracy: hardAccuracy,
         pretrainAccuracy: pretrainAccuracy, pretrainHardAccuracy: pretrainHardAccuracy,
-        commonAlignment: engine.alignment(dictionary, features: commonFeatures),
-        fineAlignment: engine.alignment(dictionary, features: fineFeatures),
+        commonAlignment: finalCommonAlignment, fineAlignment: finalFineAlignment,
         steps: steps, pretrainLoss: pretrainLoss, finetuneLoss: finetuneLoss)
 }

@@ -54,3 +54,28 @@ public final class PretrainStep {
         return last
     }
 }
+
+/// For benchmarks: the wall time of one pool job shaped like a pretraining step, `chunks` chunks
+/// then a second phase of `chunks2` chunks, each a fixed dependent arithmetic loop of `work`
+/// iterations (about 1 ns each), averaged over `runs` jobs, in seconds. Comparing 1 and 2
+/// threads isolates the pool's scaling (synchronisation, wake-ups, stragglers) from the kernels.
+public func measurePoolJob(threads: Int, chunks: Int = 8, chunks2: Int = 8, work: Int = 50_000, runs: Int = 2_000) -> Double {
+    let pool = WorkerPool(threads: threads)
+    defer { pool.shutdown() }
+    let sink = SendablePointer(UnsafeMutablePointer<Double>.allocate(capacity: max(chunks, chunks2)))
+    defer { sink.pointer.deallocate() }
+    let body: @Sendable (Int, Int) -> Void = { chunk, _ in
+        var x = Double(chunk)
+        for _ in 0..<work { x = x.addingProduct(x, 0.999_999) }
+        sink.pointer[chunk] = x
+    }
+    let short: @Sendable (Int, Int) -> Void = { chunk, _ in
+        var x = Double(chunk)
+        for _ in 0..<(work / 16) { x = x.addingProduct(x, 0.999_999) }
+        sink.pointer[chunk] = x
+    }
+    let t0 = ContinuousClock.now
+    for _ in 0..<runs { pool.run(count: chunks, body, then: chunks2, short) }
+    let d = ContinuousClock.now - t0
+    return (Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18) / Double(runs)
+}

@@ -16,25 +16,47 @@ final class WorkerPool: @unchecked Sendable {
     // generation is published and read by workers under `mutex` after they observe it; every
     // other shared field is an Atomic.
 
-    /// One job: its chunk counter and completion count. A worker that wakes late may hold an old
-    /// job; it then finds the counter exhausted and never calls the (finished) body.
+    /// One job of one or two phases: chunk counters and completion counts. A worker that wakes
+    /// late may hold an old job; it then finds the counters exhausted and never calls a body.
     private final class Job: @unchecked Sendable {
-        // @unchecked Sendable: `body` is immutable; the atomics are the only shared mutable state.
+        // @unchecked Sendable: the bodies are immutable; the atomics are the only shared mutable state.
         let count: Int
         let body: @Sendable (_ chunk: Int, _ worker: Int) -> Void
         let next = Atomic<Int>(0)
         let finished = Atomic<Int>(0)
-        init(count: Int, body: @escaping @Sendable (Int, Int) -> Void) {
+        /// The second phase: starts once every chunk of the first has finished.
+        let count2: Int
+        let body2: (@Sendable (_ chunk: Int, _ worker: Int) -> Void)?
+        let next2 = Atomic<Int>(0)
+        let finished2 = Atomic<Int>(0)
+        init(count: Int, body: @escaping @Sendable (Int, Int) -> Void,
+             count2: Int, body2: (@Sendable (Int, Int) -> Void)?) {
             self.count = count
             self.body = body
+            self.count2 = count2
+            self.body2 = body2
         }
-        /// Runs chunks until none is left.
+        /// Runs chunks until none is left, then (after the last first-phase chunk has finished,
+        /// whichever thread runs it) second-phase chunks until none is left.
         func work(worker: Int) {
             while true {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                if i >= count { return }
+                if i >= count { break }
                 body(i, worker)
                 finished.wrappingAdd(1, ordering: .releasing)
+            }
+            guard let body2, count2 > 0 else { return }
+            if next2.load(ordering: .relaxed) >= count2 { return }
+            var spins = 0
+            while finished.load(ordering: .acquiring) < count {
+                spins += 1
+                if spins > 64 { sched_yield() }
+            }
+            while true {
+                let i = next2.wrappingAdd(1, ordering: .relaxed).oldValue
+                if i >= count2 { return }
+                body2(i, worker)
+                finished2.wrappingAdd(1, ordering: .releasing)
             }
         }
     }
@@ -92,12 +114,21 @@ final class WorkerPool: @unchecked Sendable {
     /// Runs `body(chunk, worker)` for every chunk in 0..<count and returns when all are done.
     /// `worker` is in 0..<threads and no two concurrent calls share one (for scratch buffers).
     func run(count: Int, _ body: @escaping @Sendable (_ chunk: Int, _ worker: Int) -> Void) {
-        if count == 0 { return }
-        if threads == 1 || count == 1 {
+        run(count: count, body, then: 0, nil)
+    }
+
+    /// Runs `body` for every chunk in 0..<count, then `body2` for every chunk in 0..<count2, and
+    /// returns when all are done: two barrier-separated phases published to the workers once
+    /// (one wake-up per job instead of two), e.g. a step's chunks, then its reduction.
+    func run(count: Int, _ body: @escaping @Sendable (_ chunk: Int, _ worker: Int) -> Void,
+             then count2: Int, _ body2: (@Sendable (_ chunk: Int, _ worker: Int) -> Void)?) {
+        if count == 0 && (count2 == 0 || body2 == nil) { return }
+        if threads == 1 || (count <= 1 && count2 <= 1) {
             for i in 0..<count { body(i, 0) }
+            if let body2 { for i in 0..<count2 { body2(i, 0) } }
             return
         }
-        let job = Job(count: count, body: body)
+        let job = Job(count: count, body: body, count2: body2 == nil ? 0 : count2, body2: body2)
         pthread_mutex_lock(mutex)
         self.job = job
         generation.wrappingAdd(1, ordering: .releasing)
@@ -105,7 +136,7 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         job.work(worker: 0)
         var spins = 0
-        while job.finished.load(ordering: .acquiring) < count {
+        while job.finished.load(ordering: .acquiring) < count || job.finished2.load(ordering: .acquiring) < job.count2 {
             spins += 1
             if spins > 64 { sched_yield() }
         }

@@ -189,3 +189,42 @@ func finetuneGradientsMatchFiniteDifferences(trainFilters: Bool) {
         #expect(badW == 0, "filter gradient mismatches under full fine-tuning")
     }
 }
+
+/// Probe fine-tuning with cached pooled activations (frozen filters) gives the same bits as
+/// recomputing them: predictions, head gradients, steps (losses and the updated head).
+@Test func cachedPooledActivationsGiveTheSameBits() {
+    let a = Fixture(), b = Fixture()
+    defer {
+        a.set.deallocate()
+        b.set.deallocate()
+    }
+    let cache = a.engine.pooledActivations(of: a.set)
+    a.engine.resetHead(standardisingOver: a.set)
+    cache.withUnsafeBufferPointer { b.engine.resetHead(standardisingOver: b.set, pooled: $0.baseAddress!) }
+    let Fp = a.engine.paddedFilters, K = a.config.superclasses
+    #expect((0..<Fp).map { a.engine.headInputScale[$0].bitPattern } == (0..<Fp).map { b.engine.headInputScale[$0].bitPattern })
+    // A shuffled batch, so that cached rows are gathered out of order.
+    let order: [Int32] = [7, 3, 19, 0, 12, 5, 16, 1, 9, 14, 2, 18, 6, 11, 4, 17, 8, 13, 10, 15]
+    let phase = ConvEngine.Phase.finetune(trainFilters: false)
+    for _ in 0..<3 {
+        let (ra, rb) = order.withUnsafeBufferPointer { ids in
+            a.set.superclass.withUnsafeBufferPointer { labels in
+                let ra = a.engine.step(x: UnsafePointer(a.set.x), indices: ids.baseAddress!, labels: labels.baseAddress!,
+                                       count: 20, phase: phase, learningRate: 0.5)
+                let rb = cache.withUnsafeBufferPointer {
+                    b.engine.step(x: UnsafePointer(b.set.x), indices: ids.baseAddress!, labels: labels.baseAddress!,
+                                  count: 20, phase: phase, learningRate: 0.5, pooled: $0.baseAddress!)
+                }
+                return (ra, rb)
+            }
+        }
+        #expect(ra.loss.bitPattern == rb.loss.bitPattern && ra.correct == rb.correct)
+    }
+    let headA = (0..<(K * Fp + K)).map { a.engine.head[$0].bitPattern }
+    let headB = (0..<(K * Fp + K)).map { b.engine.head[$0].bitPattern }
+    #expect(headA == headB)
+    #expect(headA.contains { $0 != 0 })
+    let pa = a.engine.predict(a.set, phase: phase)
+    let pb = cache.withUnsafeBufferPointer { b.engine.predict(b.set, phase: phase, pooled: $0.baseAddress!) }
+    #expect(pa == pb)
+}

@@ -12,6 +12,13 @@ func now() -> Double {
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
+/// CPU seconds used by this process (all threads).
+func cpuTime() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
 func option(_ name: String, _ args: [String]) -> String? {
     guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
     return args[i + 1]
@@ -81,17 +88,20 @@ case "step":
     for run in 1...runs {
         // Calibrate the step count to about `seconds` per run.
         var steps = 10
-        var elapsed = 0.0
+        var elapsed = 0.0, cpu = 0.0
         while true {
-            let t0 = now()
+            let t0 = now(), c0 = cpuTime()
             step.run(steps: steps)
             elapsed = now() - t0
+            cpu = cpuTime() - c0
             if elapsed > seconds * 0.5 { break }
             steps *= 2
         }
         let rate = Double(steps * c.batchSize) / elapsed
         rates.append(rate)
-        print("swift run=\(run) shape=\(shape) threads=\(threads) samples_per_s=\(Int(rate)) gflops=\(rate * step.flopsPerSample / 1e9)")
+        // cpu_per_wall: CPU seconds this process got per wall second (at most `threads`; well
+        // below it means other processes held the cores; spinning counts as CPU).
+        print("swift run=\(run) shape=\(shape) threads=\(threads) samples_per_s=\(Int(rate)) gflops=\(rate * step.flopsPerSample / 1e9) cpu_per_wall=\((cpu / elapsed * 100).rounded() / 100)")
     }
     let m = median(rates)
     print("swift median shape=\(shape) threads=\(threads) filters=\(c.filters) batch=\(c.batchSize) samples_per_s=\(Int(m)) gflops=\(m * step.flopsPerSample / 1e9)")
@@ -99,14 +109,22 @@ case "task":
     var c = HierarchyConfig()
     for a in args.dropFirst() where a.contains("=") { apply(a, to: &c) }
     let quiet = args.contains("--quiet")
-    let t0 = now()
+    let t0 = now(), c0 = cpuTime()
     let r = runHierarchyTask(c, threads: threads) { e in
         if !quiet {
             print("\(e.phase.rawValue) \(e.epoch) loss=\(e.loss) train=\(e.trainAccuracy) easy=\(e.easyAccuracy) hard=\(e.hardAccuracy) calign=\(e.commonAlignment) falign=\(e.fineAlignment)")
         }
     }
     let wall = now() - t0
-    print("result easy=\(r.easyAccuracy) hard=\(r.hardAccuracy) pretrain_acc=\(r.pretrainAccuracy) pretrain_hard=\(r.pretrainHardAccuracy) calign=\(r.commonAlignment) falign=\(r.fineAlignment) steps=\(r.steps) wall_s=\(wall) threads=\(threads)")
+    let cpu = cpuTime() - c0
+    print("result easy=\(r.easyAccuracy) hard=\(r.hardAccuracy) pretrain_acc=\(r.pretrainAccuracy) pretrain_hard=\(r.pretrainHardAccuracy) calign=\(r.commonAlignment) falign=\(r.fineAlignment) steps=\(r.steps) wall_s=\(wall) threads=\(threads) cpu_per_wall=\((cpu / wall * 100).rounded() / 100)")
+case "pool":
+    // The pool alone on a step-shaped job (8 chunks of fixed arithmetic, then 8 short ones).
+    for run in 1...Int(option("--runs", args) ?? "5")! {
+        let t0 = now(), c0 = cpuTime()
+        let us = measurePoolJob(threads: threads) * 1e6
+        print("pool run=\(run) threads=\(threads) us_per_job=\(us) cpu_per_wall=\(((cpuTime() - c0) / (now() - t0) * 100).rounded() / 100)")
+    }
 default:
     print("usage: core-bench step|task ...")
 }
