@@ -10,14 +10,14 @@
 # cannot run faster than the cores they share, E_cores = rate_N / (min(N, cores) x rate_1).
 # The heterogeneous case reports rows per worker and each worker's busy fraction:
 # sum of its tasks' wall_seconds / (sweep wall time x its slots); near 1 means it was kept busy.
-# Environment: TASKS_SEEDS (default 12: 2 granularities x 12 seeds = 24 tasks), EPOCHS (10),
+# Environment: TASKS_SEEDS (default 12: 2 granularities x 12 seeds = 24 tasks), EPOCHS (20),
 # COUNTS ("1 2 4"), PORT (default 25555 + $$ % 1000). Run when the machine is otherwise idle.
 set -uo pipefail
 GS="${1:-${GRAINSWEEP:-.build/release/grainsweep}}"
 case "$GS" in /*) ;; *) GS="$PWD/$GS" ;; esac
 [ -x "$GS" ] || { echo "no binary $GS (swift build -c release)" >&2; exit 1; }
 SEEDS="${TASKS_SEEDS:-12}"
-EPOCHS="${EPOCHS:-10}"
+EPOCHS="${EPOCHS:-20}"
 COUNTS="${COUNTS:-1 2 4}"
 PORT="${PORT:-$((25555 + $$ % 1000))}"
 CORES="$(nproc)"
