@@ -10,7 +10,8 @@
 # cannot run faster than the cores they share, E_cores = rate_N / (min(N, cores) x rate_1).
 # cores_got = the workers' CPU time (user + sys, from /usr/bin/time) / wall time: how many cores
 # the workers actually obtained. On a shared machine it shows when the limit was the neighbours,
-# not grainsweep (E_cores is then bounded by cores_got_N / cores_got_1).
+# not grainsweep (E_cores is then bounded by cores_got_N / cores_got_1). E_got = (rate_N / cores_got_N)
+# / (rate_1 / cores_got_1): throughput per core actually obtained; 1.0 means no coordination loss.
 # The heterogeneous case reports rows per worker and each worker's busy fraction:
 # sum of its tasks' wall_seconds / (sweep wall time x its slots); near 1 means it was kept busy.
 # Environment: TASKS_SEEDS (default 12: 2 granularities x 12 seeds = 24 tasks), EPOCHS (20),
@@ -39,7 +40,7 @@ name: scaling
 description: small real training tasks (about 1 s each on one thread) for the scaling benchmark
 experiment: hierarchy
 base:
-  train_samples: 2048
+  train_samples: 4096
   epochs: $EPOCHS
 axes:
   granularity: [1, 8]
@@ -69,10 +70,10 @@ run_case() {
   T="$(grep -v '\[' "$dir/coordinator.log" | grep "tasks done" | sed -n 's/.* in \([0-9.]*\) s.*/\1/p' | tail -1)"
 }
 
-echo "# grainsweep scaling: $TASKS hierarchy tasks (train_samples 2048, epochs $EPOCHS, granularity 1|8), $(date -u +%FT%TZ)"
+echo "# grainsweep scaling: $TASKS hierarchy tasks (train_samples 4096, epochs $EPOCHS, granularity 1|8), $(date -u +%FT%TZ)"
 echo "# $CORES cores ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# mean task wall time on one thread is measured from results.csv of the 1-worker run"
-printf '%-26s %8s %10s %8s %8s %8s %s\n' case wall_s tasks/min E E_cores cores_got note
+printf '%-26s %8s %10s %8s %8s %8s %8s %s\n' case wall_s tasks/min E E_cores cores_got E_got note
 rate1=""
 for n in $COUNTS; do
   workers=""
@@ -86,7 +87,9 @@ for n in $COUNTS; do
   note=""
   [ "$n" -gt "$CORES" ] && note="oversubscribed: $n single-thread workers on $CORES cores"
   got="$(awk -v c="$CPU" -v t="$t" 'BEGIN { printf "%.2f", c / t }')"
-  printf '%-26s %8s %10s %8s %8s %8s %s\n' "$n worker(s) x 1 slot x 1 thr" "$t" "$rate" "$eff" "$effc" "$got" "$note"
+  [ -z "${got1:-}" ] && got1="$got"
+  effg="$(awk -v r="$rate" -v r1="$rate1" -v g="$got" -v g1="$got1" 'BEGIN { printf "%.2f", (r / g) / (r1 / g1) }')"
+  printf '%-26s %8s %10s %8s %8s %8s %8s %s\n' "$n worker(s) x 1 slot x 1 thr" "$t" "$rate" "$eff" "$effc" "$got" "$effg" "$note"
   if [ "$n" = 1 ]; then
     echo "# mean task wall time (1 worker): $(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="wall_seconds") c=i; next} {s+=$c; k++} END {printf "%.2f s", s/k}' "$TMP/n1/out/results.csv")"
   fi
@@ -98,7 +101,7 @@ hetero="big:2:1 small:1:1 wide:1:2"
 run_case hetero "$hetero" || exit 1
 t="$T"
 rate="$(awk -v n="$TASKS" -v t="$t" 'BEGIN { printf "%.1f", n / t * 60 }')"
-printf '%-26s %8s %10s %8s %8s %8s %s\n' "heterogeneous (3 workers)" "$t" "$rate" - - "$(awk -v c="$CPU" -v t="$t" 'BEGIN { printf "%.2f", c / t }')" "$hetero (host:slots:threads)"
+printf '%-26s %8s %10s %8s %8s %8s %8s %s\n' "heterogeneous (3 workers)" "$t" "$rate" - - "$(awk -v c="$CPU" -v t="$t" 'BEGIN { printf "%.2f", c / t }')" - "$hetero (host:slots:threads)"
 echo "# heterogeneous case, per worker: rows, mean task wall time, busy = sum(wall_seconds) / (sweep wall x slots)"
 awk -F, -v t="$t" -v spec="$hetero" '
   BEGIN { n = split(spec, ws, " "); for (i = 1; i <= n; i++) { split(ws[i], f, ":"); slots[f[1]] = f[2]; thr[f[1]] = f[3] } }
