@@ -11,6 +11,8 @@
 #   unauthorised      a worker whose key is not in the authorised dir, on a 4th host, gets no task
 #   link-cut          one worker host's link is cut mid-sweep: its leases expire and its tasks run
 #                     elsewhere; when the link comes back its late results are dropped, not counted twice
+#   coordinator-cut   the coordinator's link is cut: all leases expire; when it comes back the
+#                     workers' running tasks are adopted (or re-run), and each task has one row
 #
 # Needs root and `ip netns` (iproute2), veth and bridge support in the kernel. Without them it prints
 # "netns: 0 passed, 0 failed, 1 skipped" and exits 0. Names are unique per run (gs-$$-…), and a trap
@@ -189,6 +191,8 @@ column() {
   awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i; next } c { print $c }' "$1/out/results.csv"
 }
 
+joined() { [ "$(grep -c 'worker joined' "$1" 2>/dev/null)" -ge "$2" ]; }
+
 per_host() { column "$1" host | sort | uniq -c | awk '{printf "%s%s=%s", sep, $2, $1; sep=" "}'; }
 
 summary_line() { grep -E "tasks done" "$1/coordinator.log" | tail -1 | sed 's/^.*\] //'; }
@@ -312,9 +316,54 @@ EOF
   fi
 }
 
+# --- test 4: the coordinator's own link is cut: every worker loses it at once -------------------------
+# Leases expire on the coordinator while the workers keep running their tasks; when the link comes
+# back the workers reconnect and offer what they hold, and the coordinator adopts the tasks it had
+# not handed out again (nobody was there to take them) instead of running them twice.
+test_coordinator_cut() {
+  local d="$TMP/t4"
+  mkdir -p "$d"
+  printf 'name: netns-coordcut\nexperiment: sleep\naxes:\n  sleep_ms: [1500]\n  epochs: [3]\nseeds: 12\n' >"$d/spec.yaml"
+  start_coordinator "$d" "$d/spec.yaml" --heartbeat-ms 200 --liveness 5 --max-attempts 5
+  local coord=$COORD
+  start_worker 2 "$d" "$TMP/keys/host2.key" --slots 2 --threads 1
+  local w2=$WORKER
+  start_worker 3 "$d" "$TMP/keys/host3.key" --slots 2 --threads 1
+  local w3=$WORKER
+  local why=""
+  wait_for 20 joined "$d/coordinator.log" 2 || why="workers did not join"
+  sleep 0.5
+  ip -n "$BR" link set p1 down
+  log "coordinator-cut: cut the coordinator's link"
+  wait_for 10 grep -q "declared dead" "$d/coordinator.log" || why="coordinator never declared a worker dead"
+  sleep 0.3
+  ip -n "$BR" link set p1 up
+  log "coordinator-cut: restored the coordinator's link"
+  local rc=0
+  wait_pid "$coord" 60 || rc=$?
+  wait_pid "$w2" 15
+  wait_pid "$w3" 15
+  local summary adopted reruns
+  summary="$(summary_line "$d")"
+  adopted="$(grep -c 'adopted a running task' "$d/coordinator.log")"
+  reruns="$(column "$d" attempt 2>/dev/null | awk '$1 > 1' | wc -l)"
+  log "coordinator-cut: exit $rc; rows per host: $(per_host "$d"); adopted: $adopted; rows with attempt > 1: $reruns"
+  log "coordinator-cut: summary: $summary"
+  if [ -n "$why" ]; then :
+  elif [ "$rc" != 0 ]; then why="coordinator exit $rc"
+  elif ! why="$(check_rows "$d" "$d/spec.yaml")"; then :
+  else why=""; fi
+  if [ -z "$why" ]; then
+    pass "coordinator-cut ($(wc -l <"$d/rows.txt") rows = plan, each once; $adopted adopted; $reruns re-run)"
+  else
+    failt coordinator-cut "$why"; dump_logs "$d"
+  fi
+}
+
 T0=$SECONDS
 test_curve_and_unauthorised
 test_link_cut
+test_coordinator_cut
 log "took $((SECONDS - T0)) s"
 echo "netns: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
