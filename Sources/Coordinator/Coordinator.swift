@@ -250,6 +250,7 @@ public final class Coordinator {
             if now >= nextHeartbeat {
                 nextHeartbeat = now + interval
                 heartbeatAndReap(now: now, interval: interval)
+                reportRefusals(now: now)
             }
             if now >= nextProgress {
                 reportProgress(now: now)
@@ -328,6 +329,24 @@ public final class Coordinator {
         }
         var state = WorkerState(hello: hello, lastSeen: now)
         var dropped: [TaskID] = []
+        // The same worker process on a new connection (it reconnected while its old one still
+        // looked alive here): carry its leases over instead of cancelling them as another
+        // peer's, and forget the old connection.
+        for (other, previous) in workers where other != peer
+            && previous.hello.host == hello.host && previous.hello.pid == hello.pid {
+            workers[other] = nil
+            let held = Set(hello.held.map(\.taskID))
+            for id in previous.leases {
+                if held.contains(id), leases[id] != nil {
+                    leases[id]!.worker = peer
+                    state.leases.insert(id)
+                } else {
+                    dropped.append(id)
+                }
+            }
+            state.drained = previous.drained
+            logger.info("worker reconnected", metadata: ["worker": "\(previous.label)", "leases.kept": "\(state.leases.count)"])
+        }
         if let old = workers[peer] {
             // The same connection said hello again: its leases are whatever it holds now; the
             // others go back to the queue without using up an attempt (the task never ran to
@@ -360,7 +379,7 @@ public final class Coordinator {
                 // link cut): adopt the lease instead of running it twice.
                 status[Int(i)] = .leased
                 attempts[Int(i)] = UInt8(clamping: max(Int(attempts[Int(i)]), lease.attempt))
-                leases[lease.taskID] = Lease(worker: peer, attempt: lease.attempt, index: i, sentAt: now, confirmed: true)
+                leases[lease.taskID] = Lease(worker: peer, attempt: lease.attempt, index: i, sentAt: now, confirmed: false)
                 workers[peer]!.leases.insert(lease.taskID)
                 logger.info("adopted a running task", metadata: ["task.id": "\(lease.taskID)", "worker": "\(workers[peer]!.label)"])
             } else {
@@ -590,6 +609,20 @@ public final class Coordinator {
     }
 
     // MARK: - Progress
+
+    private var refusalsLogged = 0
+    private var nextRefusalLog = 0.0
+
+    /// Logs connections the CURVE authenticator refused (at most every 10 s), so that a worker
+    /// with a key nobody authorised is visible here, not only as a silent worker there.
+    private func reportRefusals(now: Double) {
+        guard let denied = authenticator?.denied, denied > refusalsLogged, now >= nextRefusalLog else { return }
+        logger.warning("refused connections whose CURVE key is not authorised (or that had no keys)", metadata: [
+            "refused.new": "\(denied - refusalsLogged)", "refused.total": "\(denied)",
+        ])
+        refusalsLogged = denied
+        nextRefusalLog = now + 10
+    }
 
     private func reportProgress(now: Double) {
         counters.deniedConnections = authenticator?.denied ?? 0

@@ -22,8 +22,8 @@ public final class Worker {
 
     /// Leases being run, by task id.
     private var running: [TaskID: LeaseRef] = [:]
-    /// Outcomes already sent, with their curve points, kept until a coordinator has surely seen
-    /// them (see type doc).
+    /// Outcomes already sent, with their curve points, kept for two minutes (or three liveness
+    /// periods if longer; at most 1,024) in case the coordinator did not get them (see type doc).
     private var recent: [TaskID: (ref: LeaseRef, curves: [[UInt8]], message: [UInt8], sentAt: Double)] = [:]
     /// Curve points sent for running tasks, to send again if a new coordinator adopts the lease.
     private var curveLog: [TaskID: [[UInt8]]] = [:]
@@ -191,8 +191,10 @@ public final class Worker {
             let after = monotonicSeconds()
             if after >= nextHeartbeat {
                 nextHeartbeat = after + heartbeatInterval
-                send(.heartbeat(Heartbeat(held: Array(running.values))), on: socket)
-                let keep = heartbeatInterval * Double(liveness) * 3
+                // Finished tasks stay listed until the coordinator answers `cancel` for them (its
+                // acknowledgement), so one that missed a result can still adopt and get it.
+                send(.heartbeat(Heartbeat(held: Array(running.values) + recent.values.map(\.ref))), on: socket)
+                let keep = max(120, heartbeatInterval * Double(liveness) * 3)
                 recent = recent.filter { after - $0.value.sentAt < keep }
             }
             if after - lastHeard > heartbeatInterval * Double(liveness) {
