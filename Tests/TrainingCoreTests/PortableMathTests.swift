@@ -2,12 +2,15 @@ import Glibc
 import Testing
 @testable import TrainingCore
 
+#if arch(x86_64) || arch(i386)  // Float80 (long double) references exist only on x86.
 /// The error of `value` against a more precise `reference`, in ULPs of the reference rounded to Double.
 private func ulpError(_ value: Double, _ reference: Float80) -> Double {
     let r = Double(reference)
     if value == r { return 0 }
     return Double(abs(Float80(value) - reference) / Float80(r.ulp))
 }
+
+#endif
 
 private func ulpError(_ value: Float, _ reference: Double) -> Double {
     let r = Float(reference)
@@ -17,6 +20,7 @@ private func ulpError(_ value: Float, _ reference: Double) -> Double {
     return abs(Double(value) - reference) / Double(ulp)
 }
 
+#if arch(x86_64) || arch(i386)  // Float80 (long double) references exist only on x86.
 @Test func logIsAccurateAgainstLongDouble() {
     var rng = CounterRandom(seed: 1, stream: .dictionary)
     var worst = 0.0
@@ -37,6 +41,8 @@ private func ulpError(_ value: Float, _ reference: Double) -> Double {
     print("PortableMath.log: max error \(worst) ulp over \(inputs.count) inputs")
 }
 
+#endif
+
 @Test func logSpecialValues() {
     #expect(PortableMath.log(1.0) == 0)
     #expect(PortableMath.log(0.0) == -.infinity)
@@ -49,6 +55,7 @@ private func ulpError(_ value: Float, _ reference: Double) -> Double {
     #expect(abs(PortableMath.log(Float(16)) - 2.7725887) <= Float(2.7725887).ulp)
 }
 
+#if arch(x86_64) || arch(i386)  // Float80 (long double) references exist only on x86.
 /// The reduction u -> r = u - round(4u)/4 is exact in Double, so the long-double reference is taken
 /// at r, in its quadrant (a long-double 2*pi*u would itself be off by ~1e-19 near the zeros); the
 /// quadrant logic is checked against libm's sin(2*pi*u) with an absolute tolerance.
@@ -82,6 +89,8 @@ private func ulpError(_ value: Float, _ reference: Double) -> Double {
     }
     print("PortableMath.sinCosTwoPi: max error sin \(worstSin) ulp, cos \(worstCos) ulp over \(inputs.count) inputs; vs libm sin(2 pi u) \(worstAbsolute) absolute / max(1, |u|)")
 }
+
+#endif
 
 @Test func sinCosTwoPiSpecialValues() {
     #expect(PortableMath.sinCosTwoPi(0) == (0, 1))
