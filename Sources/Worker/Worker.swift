@@ -103,6 +103,7 @@ public final class Worker {
             ])
             let until = monotonicSeconds() + wait
             while monotonicSeconds() < until {
+                if let parent = configuration.parentProcess, getppid() != parent { return .stopped }
                 if shutdown.requests > 0 { return .stopped }
                 usleep(20_000)
             }
@@ -124,6 +125,10 @@ public final class Worker {
         send(hello(), on: socket)
         var items = [socket.pollItem(.readable), ZMQPollItem(fileDescriptor: pool.wakeFD, events: .readable)]
         while true {
+            if let parent = configuration.parentProcess, getppid() != parent {
+                logger.notice("the process that started this worker is gone: stopping")
+                shutdown.request()
+            }
             if shutdown.requests > 0 {
                 let handedBack = running.count
                 send(.goodbye(Goodbye(final: false, reason: "worker stopping (signal); \(handedBack) task(s) handed back")), on: socket)

@@ -22,6 +22,9 @@ public struct WorkerConfiguration: Sendable {
     /// Fault injection: fail every task without running it, as a broken node would (for tests of
     /// draining and retries on other hosts). Off in normal use.
     public var failEveryTask: Bool = false
+    /// Stop (handing running tasks back) when this process's parent is no longer this pid: the
+    /// local workers of `grainsweep run` leave with it, even after a kill -9.
+    public var parentProcess: Int32?
 
     public init(connect: String, slots: Int, threadsPerSlot: Int, host: String) {
         self.connect = connect

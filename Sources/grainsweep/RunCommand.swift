@@ -58,7 +58,7 @@ struct RunCommand: ParsableCommand {
         let arguments = [
             "worker", "--connect", coordinator.endpoint, "--slots", "1", "--threads", String(threadCount),
             "--give-up-after", String(max(30, Double(serve.heartbeatMs) / 1000 * Double(serve.liveness) * 4)),
-            "--log-level", workerLogLevel.rawValue,
+            "--log-level", workerLogLevel.rawValue, "--parent-pid", String(getpid()),
         ]
         let fleet = LocalFleet(arguments: arguments, count: workerCount, maxRestarts: 3 * workerCount, logger: logger)
         logger.info("starting local workers", metadata: ["workers": "\(workerCount)", "threads": "\(threadCount)"])

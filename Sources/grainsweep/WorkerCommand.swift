@@ -34,6 +34,12 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("give-up-after"), help: "Exit after this many seconds without a coordinator (default: never).")
     var giveUpAfter: Double?
 
+    @Option(name: .customLong("public-key"), help: "This worker's CURVE public key file (optional: derived from the secret key, checked if given).")
+    var publicKey: String?
+
+    @Option(name: .customLong("parent-pid"), help: ArgumentHelp("Stop when this process is no longer the parent (used by grainsweep run).", visibility: .hidden))
+    var parentPID: Int32?
+
     @Flag(name: .customLong("inject-failures"), help: ArgumentHelp("Fail every task (fault injection for tests).", visibility: .hidden))
     var injectFailures = false
 
@@ -57,12 +63,18 @@ struct WorkerCommand: ParsableCommand {
         configuration.giveUpAfterSeconds = giveUpAfter
         configuration.softwareVersion = grainsweepVersion
         configuration.failEveryTask = injectFailures
+        configuration.parentProcess = parentPID
         if let serverKey, let secretKey {
             do {
                 let secret = try CurveKeyFiles.readSecretKey(path: secretKey)
+                let derived = try CurveKeys.publicKey(fromSecret: secret)
+                if let publicKey, try CurveKeyFiles.readPublicKey(path: publicKey) != derived {
+                    throw fail("--public-key \(publicKey) is not the public key of --secret-key \(secretKey)")
+                }
                 configuration.security = ClientSecurity(
-                    serverPublicKey: try CurveKeyFiles.readPublicKey(path: serverKey),
-                    publicKey: try CurveKeys.publicKey(fromSecret: secret), secretKey: secret)
+                    serverPublicKey: try CurveKeyFiles.readPublicKey(path: serverKey), publicKey: derived, secretKey: secret)
+            } catch let exit as ExitCode {
+                throw exit
             } catch {
                 throw fail("\(error)")
             }

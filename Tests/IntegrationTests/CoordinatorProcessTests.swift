@@ -250,3 +250,37 @@ func resultRows(_ out: String) throws -> [[String: String]] {
         #expect(try resultRows(out).count == 6)
     }
 }
+
+/// Whether a process exists and is not a zombie waiting to be reaped.
+func isAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+}
+
+/// Pids of the live children of `parent` (from /proc).
+func childPIDs(of parent: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 2 && fields[0] != "Z" && Int32(fields[1]) == parent
+    }
+}
+
+@Suite(.serialized) struct RunCommandTests {
+    @Test func localWorkersLeaveWhenRunIsKilled() throws {
+        let dir = scratchDirectory("run-kill")
+        write(sleepSpec(name: "runkill", sleepMs: 2000, seeds: 10), to: dir + "/s.yaml")
+        let run = try Child(["run", dir + "/s.yaml", "--out", dir + "/out", "--workers", "2"] + fastTiming, in: dir, tag: "run")
+        var workers: [Int32] = []
+        #expect(eventually(timeout: 20) {
+            workers = childPIDs(of: run.pid)
+            return workers.count == 2
+        })
+        run.signal(SIGKILL)
+        run.wait(timeout: 5)
+        #expect(eventually(timeout: 10) { workers.allSatisfy { !isAlive($0) } }, "local workers outlived grainsweep run")
+    }
+}
