@@ -176,32 +176,20 @@ public struct SweepData: Sendable {
     static func readTable(_ path: String, notes: inout [String]) throws(ReportError) -> (header: [String], rows: [[String]]) {
         guard let data = FileManager.default.contents(atPath: path) else { return ([], []) }
         let name = (path as NSString).lastPathComponent
-        var readPath = path
-        var temporary: String?
+        var bytes = data[...]
         if let last = data.last, last != 10 {
-            // Parse a copy cut at the last newline: CSV.swift would otherwise see the torn fragment
-            // (possibly an unterminated quote) as a row or an error.
-            let cut = data.lastIndex(of: 10).map { data[data.startIndex...$0] } ?? Data()
+            // Parse only up to the last newline: the torn fragment of a row being written (possibly
+            // an unterminated quote) is not a row.
+            let cut = data.lastIndex(of: 10).map { data[data.startIndex...$0] } ?? data[data.startIndex..<data.startIndex]
             notes.append("\(name): a torn last line (\(data.count - cut.count) bytes, a row being written) was ignored.")
             if cut.isEmpty { return ([], []) }
-            let copy = NSTemporaryDirectory() + "/grainsweep-report-\(getpid())-\(name)"
-            guard FileManager.default.createFile(atPath: copy, contents: Data(cut)) else {
-                throw ReportError(path: copy, message: "cannot write a temporary copy of \(name)")
-            }
-            readPath = copy
-            temporary = copy
+            bytes = cut
         }
-        defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
         let table: (header: [String], rows: [[String]])
-        if let read = try? AppendOnlyCSV.readRows(path: readPath) {
-            table = read
-        } else {
-            // AppendOnlyCSV.readRows fails on every file here (CSV.swift 2.5.2 on Linux: the file
-            // stream claims bytes at end of file, the next read returns 0 and the reader records
-            // `cannotReadFile`). Until Results reads from memory, parse the (complete-lined) bytes
-            // here: RFC 4180 as CSVField writes it, one line per row.
-            let bytes = temporary == nil ? data : data[data.startIndex...data.lastIndex(of: 10)!]
-            table = parseCSV(bytes)
+        do {
+            table = try AppendOnlyCSV.parseRows(bytes, path: path)
+        } catch {
+            throw ReportError(path: path, message: error.message)
         }
         let rows = table.rows.filter { $0.count == table.header.count }
         if rows.count < table.rows.count {
@@ -241,55 +229,4 @@ struct ResultColumns {
         guard let i = index[name], i < row.count else { return "" }
         return row[i]
     }
-}
-
-/// Parses RFC 4180 CSV as ``CSVField`` writes it: fields separated by commas, quoted when needed
-/// with quotes doubled, one row per line (no field holds a line break). A `\r` before the newline
-/// is dropped. The first row is the header.
-/// Complexity: O(n) in the bytes.
-func parseCSV<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> (header: [String], rows: [[String]]) {
-    var rows: [[String]] = []
-    var row: [String] = []
-    var field: [UInt8] = []
-    var quoted = false  // inside a quoted field
-    var previous: UInt8 = 0
-    var started = false  // the current line has any byte
-    for byte in bytes {
-        if quoted {
-            if byte == UInt8(ascii: "\"") {
-                quoted = false
-            } else {
-                field.append(byte)
-            }
-        } else {
-            switch byte {
-            case UInt8(ascii: "\""):
-                // A quote right after a closing quote is an escaped quote.
-                if previous == UInt8(ascii: "\""), started { field.append(byte) }
-                quoted = true
-            case UInt8(ascii: ","):
-                row.append(String(decoding: field, as: UTF8.self))
-                field.removeAll(keepingCapacity: true)
-            case 10:
-                if field.last == 13 { field.removeLast() }
-                row.append(String(decoding: field, as: UTF8.self))
-                rows.append(row)
-                row = []
-                field.removeAll(keepingCapacity: true)
-                started = false
-                previous = 0
-                continue
-            default:
-                field.append(byte)
-            }
-        }
-        started = true
-        previous = byte
-    }
-    if started {
-        row.append(String(decoding: field, as: UTF8.self))
-        rows.append(row)
-    }
-    guard let header = rows.first else { return ([], []) }
-    return (header, Array(rows.dropFirst()))
 }

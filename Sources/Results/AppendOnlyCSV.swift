@@ -107,6 +107,11 @@ public final class AppendOnlyCSV {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ResultsError(path: path, message: "cannot open for reading")
         }
+        return try parseRows(data, path: path)
+    }
+
+    /// Parses CSV bytes (header first) as ``readRows(path:)`` does; `path` names them in errors.
+    public static func parseRows(_ data: some Collection<UInt8>, path: String) throws(ResultsError) -> (header: [String], rows: [[String]]) {
         guard !data.isEmpty else { return ([], []) }
         do {
             let reader = try CSVReader(string: String(decoding: data, as: UTF8.self), hasHeaderRow: true)

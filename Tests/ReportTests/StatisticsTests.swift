@@ -34,16 +34,3 @@ import Testing
         #expect(abs(studentT975(degreesOfFreedom: df) - expected) < 2e-5)
     }
 }
-
-@Suite struct CSVParsingTests {
-    @Test func quotedFieldsAsCSVFieldWritesThem() {
-        let text = "a,b,c,d,e\n1,\"x,y\",\"say \"\"hi\"\"\",\" z\",\n\"\",2,3,4,5\r\n"
-        let table = parseCSV(Array(text.utf8))
-        #expect(table.header == ["a", "b", "c", "d", "e"])
-        #expect(table.rows == [["1", "x,y", "say \"hi\"", " z", ""], ["", "2", "3", "4", "5"]])
-    }
-
-    @Test func emptyInput() {
-        #expect(parseCSV([UInt8]()).header.isEmpty)
-    }
-}

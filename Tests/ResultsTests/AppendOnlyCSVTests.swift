@@ -77,6 +77,14 @@ func contents(_ path: String) -> String {
         #expect(contents(path) == "a\n1\n3\n9\n")
     }
 
+    @Test func parsesQuotedFieldsAsCSVFieldWritesThem() throws {
+        let text = "a,b,c,d,e\n1,\"x,y\",\"say \"\"hi\"\"\",\" z\",\n\"\",2,3,4,5\r\n"
+        let table = try AppendOnlyCSV.parseRows(Array(text.utf8), path: "t")
+        #expect(table.header == ["a", "b", "c", "d", "e"])
+        #expect(table.rows == [["1", "x,y", "say \"hi\"", " z", ""], ["", "2", "3", "4", "5"]])
+        #expect(try AppendOnlyCSV.parseRows([UInt8](), path: "t").header.isEmpty)
+    }
+
     @Test func numbersRoundTripBitForBit() {
         for x in [0.1, 1.0 / 3.0, 1e-300, 123456789.125, Double(Float(0.7))] {
             #expect(Double(CSVField.number(x))!.bitPattern == x.bitPattern)
