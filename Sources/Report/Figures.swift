@@ -65,7 +65,7 @@ struct HierarchyFigures {
     }
 
     private func panelTitle(_ facets: [String], _ key: [String]) -> String? {
-        facets.isEmpty ? nil : zip(facets, key).map { "\($0) \($1)" }.joined(separator: " · ")
+        facets.isEmpty ? nil : zip(facets, key).map { "\($0) \(shortValue($1))" }.joined(separator: " · ")
     }
 
     private func omittedNote(_ omitted: Int) -> String {
@@ -122,7 +122,7 @@ struct HierarchyFigures {
         let spec = FigureSpec(
             name: name, title: "\(what) accuracy after fine-tuning vs. pretraining label granularity",
             x: AxisSpec(label: "label granularity g (classes per superclass, log2)", scale: .log2),
-            y: AxisSpec(label: "\(axis) (fraction)"), panels: plotPanels, legendTitle: "rare-feature frequency",
+            y: AxisSpec(label: "\(axis) (fraction)", limits: 0...1), panels: plotPanels, legendTitle: "rare-feature frequency",
             legend: legend)
         let caption = "Mean over seeds with 95% t-intervals (error bars) of the \(axis) after fine-tuning on coarse labels, "
             + "against the number of pretraining classes per superclass g (g = 1: coarse; g = subclasses: leaf level; larger: finer than the features). "
@@ -216,7 +216,7 @@ struct HierarchyFigures {
         let phaseText = phase == "pretrain" ? "pretraining" : "fine-tuning"
         let spec = FigureSpec(
             name: name, title: "Learning curves (\(phaseText)): hard-sample accuracy per epoch",
-            x: AxisSpec(label: "\(phaseText) epoch", integer: true), y: AxisSpec(label: "hard-sample test accuracy (fraction)"),
+            x: AxisSpec(label: "\(phaseText) epoch", integer: true), y: AxisSpec(label: "hard-sample test accuracy (fraction)", limits: 0...1),
             panels: plotPanels, legendTitle: "granularity g", legend: legend)
         let caption = "Mean over tasks (seeds) of the hard-sample test accuracy after each \(phaseText) epoch, one line per label granularity."
             + (curveFacets.isEmpty ? "" : " One panel per \(curveFacets.joined(separator: " × ")).") + omittedNote(omitted)
@@ -238,4 +238,14 @@ func formatSummary(_ s: ReplicateSummary) -> String {
     guard let h = s.halfWidth else { return mean }
     let decimals = mean.split(separator: ".").dropFirst().first?.count ?? 0
     return "\(mean) ± \(String(format: "%.\(decimals)f", h))"
+}
+
+/// A parameter value short enough for a panel title: numbers to 4 significant digits
+/// (`0.316227766017` -> `0.3162`), anything else as is.
+func shortValue(_ text: String) -> String {
+    guard let x = Double(text), x.isFinite, text.count > 6 else { return text }
+    var s = String(format: "%.4g", x)
+    if s.contains("e") { return s }
+    if s.contains(".") { while s.hasSuffix("0") { s.removeLast() }; if s.hasSuffix(".") { s.removeLast() } }
+    return s
 }

@@ -20,6 +20,14 @@ struct AxisSpec: Sendable {
     var include: ClosedRange<Double>?
     /// Whole-number data (epochs): ticks at integers only.
     var integer = false
+    /// Values cannot lie outside this range (accuracies: 0...1): error bars are cut at it and the
+    /// axis never extends past it.
+    var limits: ClosedRange<Double>?
+
+    func clamped(_ v: Double) -> Double {
+        guard let limits else { return v }
+        return min(max(v, limits.lowerBound), limits.upperBound)
+    }
 }
 
 /// Marker shapes, cycled between series so that lines differ in more than their color.
@@ -190,6 +198,11 @@ struct ResolvedAxis {
                 ticks.append((t, numberLabel(t, step: step)))
                 k += 1
             }
+            if let limits = spec.limits {
+                let kept = ticks.filter { limits.contains($0.0) }
+                return ResolvedAxis(
+                    scale: .linear, lower: max(first, limits.lowerBound), upper: min(last, limits.upperBound), ticks: kept)
+            }
             return ResolvedAxis(scale: .linear, lower: first, upper: last, ticks: ticks)
         }
     }
@@ -228,7 +241,7 @@ private enum Layout {
 func renderSVG(_ figure: FigureSpec) -> String {
     let allPoints = figure.panels.flatMap { $0.series.flatMap(\.points) }
     let xAxis = ResolvedAxis.fit(figure.x, values: allPoints.map(\.x))
-    let yValues = allPoints.flatMap { [$0.y] + [$0.low, $0.high].compactMap { $0 } }
+    let yValues = allPoints.flatMap { [$0.y] + [$0.low, $0.high].compactMap { $0 } }.map(figure.y.clamped)
         + figure.panels.flatMap { $0.references.map(\.y) }
     let yAxis = ResolvedAxis.fit(figure.y, values: yValues)
 
@@ -342,7 +355,8 @@ private func renderPanel(
             svg += "<polyline points=\"\(list)\" fill=\"none\" stroke=\"\(series.color)\" stroke-width=\"2\"\(dash)/>"
         }
         for (x, _, p) in placed {
-            guard let low = p.low, let high = p.high, let y0 = py(low), let y1 = py(high) else { continue }
+            guard let low = p.low.map(figure.y.clamped), let high = p.high.map(figure.y.clamped),
+                  let y0 = py(low), let y1 = py(high) else { continue }
             svg += "<path class=\"errorbar\" d=\"M\(coordinate(x)) \(coordinate(y0))V\(coordinate(y1))M\(coordinate(x - 4)) \(coordinate(y0))H\(coordinate(x + 4))M\(coordinate(x - 4)) \(coordinate(y1))H\(coordinate(x + 4))\" stroke=\"\(series.color)\" stroke-width=\"1.3\" fill=\"none\"/>"
         }
         for (x, y, p) in placed {
