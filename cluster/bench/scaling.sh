@@ -67,7 +67,7 @@ run_case() {
   PIDS=()
   PORT=$((PORT + 1))
   CPU="$(cat "$dir"/cpu-* | awk '{ s += $1 + $2 } END { printf "%.1f", s }')"
-  T="$(grep -v '\[' "$dir/coordinator.log" | grep "tasks done" | sed -n 's/.* in \([0-9.]*\) s.*/\1/p' | tail -1)"
+  T="$(grep "tasks done" "$dir/coordinator.log" | sed -n 's/.* in \([0-9.]*\) s.*/\1/p' | tail -1)"
 }
 
 echo "# grainsweep scaling: $TASKS hierarchy tasks (train_samples 4096, epochs $EPOCHS, granularity 1|8), $(date -u +%FT%TZ)"

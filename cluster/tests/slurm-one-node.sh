@@ -130,7 +130,7 @@ before=$(rows requeue)
 scontrol requeue "$j"
 if wait_gone "$j" 90 && check requeue "$T/requeue.yaml" && [ "$(tail -n +2 "$T/requeue/results.csv" | cut -d, -f1 | sort | uniq -d | wc -l)" = 0 ] \
   && grep -q "restart 1" "$T"/requeue-*.out && grep -q "this run" "$T"/requeue-*.out; then
-  pass "requeue (job $j: requeued after $before rows; second run: $(grep -h 'tasks done' "$T"/requeue-*.out | grep -v '\[' | tail -1))"
+  pass "requeue (job $j: requeued after $before rows; second run: $(grep -h 'tasks done' "$T"/requeue-*.out | sed 's/^.*\] //' | tail -1))"
 else failt requeue "job $j"; joblog requeue 30; fi
 
 # 3. USR1 (time limit near): graceful stop + self-requeue + resume
@@ -142,7 +142,7 @@ before=$(rows usr1)
 scancel --batch --signal=USR1 "$j"
 if wait_gone "$j" 90 && check usr1 "$T/usr1.yaml" && grep -q "requeueing job" "$T"/usr1-*.out && grep -q "restart 1" "$T"/usr1-*.out \
   && ! grep -q "second stop request" "$T"/usr1-*.out; then
-  pass "usr1 (job $j: graceful stop after $before rows, self-requeued, resumed: $(grep -h 'tasks done' "$T"/usr1-*.out | grep -v '\[' | tr '\n' ';'))"
+  pass "usr1 (job $j: graceful stop after $before rows, self-requeued, resumed: $(grep -h 'tasks done' "$T"/usr1-*.out | sed 's/^.*\] //' | tr '\n' ';'))"
 else failt usr1 "job $j"; joblog usr1 30; fi
 
 echo "slurm: $PASSED passed, $FAILED failed"
