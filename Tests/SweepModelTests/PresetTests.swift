@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("quickstart.yaml", 48), ("paper.yaml", 2_565), ("smoke.yaml", 4), ("sleep-smoke.yaml", 20),
+        ("quickstart.yaml", 96), ("paper.yaml", 2_565), ("smoke.yaml", 4), ("sleep-smoke.yaml", 20),
         ("noop-100k.yaml", 100_000), ("paper-lite.yaml", 1_026),
     ])
     func presetLoads(file: String, tasks: Int) throws {
