@@ -72,8 +72,10 @@ struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var serve: ServeOptions
 
-    @Option(help: "ZeroMQ endpoint to bind.")
-    var bind: String = "tcp://0.0.0.0:5555"
+    @Option(help: ArgumentHelp(
+        "ZeroMQ endpoint to bind (default: tcp://0.0.0.0:5555 with keys, tcp://127.0.0.1:5555 without).",
+        discussion: "Plain TCP on a network address is refused unless --insecure is given."))
+    var bind: String?
 
     @Option(name: .customLong("secret-key"), help: "The coordinator's CURVE secret key file (from grainsweep keygen).")
     var secretKey: String?
@@ -96,7 +98,13 @@ struct CoordinatorCommand: ParsableCommand {
         logging.bootstrap()
         let logger = Logger(label: "grainsweep.coordinator")
         let plan = try loadPlan(spec, maxTasks: serve.maxTasks)
-        var configuration = serve.configuration(bind: bind)
+        // Without keys the default stays on this machine: serving tasks to anyone on the network
+        // must be asked for (keys, or --bind and --insecure).
+        let endpoint = bind ?? (secretKey == nil ? "tcp://127.0.0.1:5555" : "tcp://0.0.0.0:5555")
+        if bind == nil && secretKey == nil {
+            logger.notice("no keys: serving on loopback only (\(endpoint)); for remote workers make keys (grainsweep keygen) and pass --secret-key and --authorized-keys")
+        }
+        var configuration = serve.configuration(bind: endpoint)
         configuration.insecure = insecure
         if let secretKey, let authorizedKeys {
             do {

@@ -20,7 +20,7 @@ func sleepSpec(name: String, sleepMs: Double, epochs: Int = 1, seeds: Int, extra
 }
 
 /// Timing options that make failure detection fast in tests.
-let fastTiming = ["--heartbeat-ms", "100", "--liveness", "5", "--progress", "log", "--progress-interval", "1"]
+let fastTiming = ["--heartbeat-ms", "100", "--liveness", "10", "--progress", "log", "--progress-interval", "1"]
 
 func startCoordinator(_ spec: String, out: String, port: Int, in dir: String, tag: String, extra: [String] = []) throws -> Child {
     try Child(["coordinator", spec, "--out", out, "--bind", "tcp://127.0.0.1:\(port)"] + fastTiming + extra, in: dir, tag: tag)

@@ -58,6 +58,18 @@ func residentKilobytes(_ pid: Int32) -> Int? {
         #expect(r.err.contains("grainsweep keygen") && r.err.contains("--insecure"), "\(r.err)")
     }
 
+    @Test func withoutKeysTheDefaultBindIsLoopback() throws {
+        let dir = scratchDirectory("default-bind")
+        write(sleepSpec(name: "defaultbind", sleepMs: 1, seeds: 3), to: dir + "/s.yaml")
+        let c = try Child(["coordinator", dir + "/s.yaml", "--out", dir + "/out"] + fastTiming, in: dir, tag: "coord")
+        #expect(eventually(timeout: 10) { c.stderr.contains("serving sweep") }, "\(c.stderr)")
+        #expect(c.stderr.contains("endpoint=tcp://127.0.0.1:5555"), "\(c.stderr)")
+        let w = try Child(["worker", "--connect", "tcp://127.0.0.1:5555", "--give-up-after", "20"], in: dir, tag: "w")
+        #expect(c.wait(timeout: 30) == 0, "\(c.stderr)")
+        w.wait(timeout: 10)
+        #expect(try resultRows(dir + "/out").count == 3)
+    }
+
     @Test func fuzzedFramesFromARogueChangeNothing() throws {
         let dir = scratchDirectory("fuzz")
         write(sleepSpec(name: "fuzz", sleepMs: 40, seeds: 240), to: dir + "/s.yaml")
