@@ -23,6 +23,10 @@ public final class Coordinator {
     private let context: ZMQContext
     private let socket: ZMQSocket
     private var authenticator: ZAPAuthenticator?
+
+    /// The CURVE authenticator when the coordinator runs with keys: its admitted keys can be
+    /// replaced while serving (`setAllowedPublicKeys`, thread-safe), e.g. on SIGHUP.
+    public var curveAuthenticator: ZAPAuthenticator? { authenticator }
     /// The endpoint actually bound (with the real port when the configuration asked for port 0).
     public let endpoint: String
 

@@ -41,3 +41,10 @@ public final class ShutdownRequest: Sendable {
         Self.installLock.withLock { _ in Self.sources.append(contentsOf: installed) }
     }
 }
+
+/// Runs `handler` (on a private queue) each time the process receives `signal`, whose default
+/// action is disabled. For signals that ask for something other than a stop (SIGHUP: reload).
+public func onSignal(_ signal: Int32, _ handler: @escaping @Sendable () -> Void) {
+    let request = ShutdownRequest()
+    request.installSignalHandlers([signal]) { _ in handler() }
+}

@@ -127,6 +127,18 @@ struct CoordinatorCommand: ParsableCommand {
         } catch {
             throw fail("\(error)")
         }
+        if let authorizedKeys, let zap = coordinator.curveAuthenticator {
+            // SIGHUP re-reads the authorised keys: a new host joins without a restart.
+            onSignal(SIGHUP) {
+                do {
+                    let keys = try CurveKeyFiles.readAuthorizedKeys(directory: authorizedKeys)
+                    try zap.setAllowedPublicKeys(keys.values)
+                    logger.notice("SIGHUP: authorised keys reloaded", metadata: ["authorized.workers": "\(keys.keys.sorted().joined(separator: ","))"])
+                } catch {
+                    logger.error("SIGHUP: keys not reloaded, the previous ones stay: \(error)")
+                }
+            }
+        }
         let summary = try coordinator.run(shutdown: shutdown)
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }

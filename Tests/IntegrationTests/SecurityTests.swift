@@ -50,6 +50,30 @@ func residentKilobytes(_ pid: Int32) -> Int? {
         plain.signal(SIGKILL)
     }
 
+    @Test func sighupAdmitsANewlyAuthorisedWorker() throws {
+        let dir = scratchDirectory("curve-reload")
+        for (out, name) in [("keys", "coordinator"), ("keys/workers", "first"), ("keys/later", "second")] {
+            #expect(try grainsweep(["keygen", "--out", dir + "/" + out, "--name", name], in: dir).status == 0)
+        }
+        write(sleepSpec(name: "reload", sleepMs: 20, seeds: 10), to: dir + "/s.yaml")
+        let port = freePort()
+        let c = try startCoordinator(
+            dir + "/s.yaml", out: dir + "/out", port: port, in: dir, tag: "coord",
+            extra: ["--secret-key", dir + "/keys/coordinator.key", "--authorized-keys", dir + "/keys/workers"])
+        let second = try startWorker(port: port, in: dir, tag: "second", extra: [
+            "--server-key", dir + "/keys/coordinator.pub", "--secret-key", dir + "/keys/later/second.key",
+        ])
+        #expect(eventually(timeout: 10) { c.stderr.contains("not authorised") }, "\(c.stderr)")
+        #expect(((try? resultRows(dir + "/out")) ?? []).isEmpty)
+        try FileManager.default.copyItem(atPath: dir + "/keys/later/second.pub", toPath: dir + "/keys/workers/second.pub")
+        c.signal(SIGHUP)
+        #expect(c.wait(timeout: 60) == 0, "\(c.stderr)")
+        second.wait(timeout: 10)
+        #expect(c.stderr.contains("authorised keys reloaded"))
+        let rows = try resultRows(dir + "/out")
+        #expect(rows.count == 10 && rows.allSatisfy { $0["host"] == "second" })
+    }
+
     @Test func plainTCPOnANetworkAddressIsRefusedWithAHint() throws {
         let dir = scratchDirectory("insecure")
         write(sleepSpec(name: "insecure", sleepMs: 1, seeds: 1), to: dir + "/s.yaml")
