@@ -33,6 +33,7 @@ public final class Worker {
     public private(set) var completed = 0
     public private(set) var failed = 0
     public private(set) var dropped = 0
+    private var sessions = 0
 
     public init(configuration: WorkerConfiguration, families: [any ExperimentFamily], logger: Logger) throws {
         self.configuration = configuration
@@ -124,6 +125,14 @@ public final class Worker {
         var nextHeartbeat = lastHeard + heartbeatInterval
         send(hello(), on: socket)
         var items = [socket.pollItem(.readable), ZMQPollItem(fileDescriptor: pool.wakeFD, events: .readable)]
+        // With CURVE, watch the handshake: a refused key is otherwise indistinguishable from a
+        // coordinator that is down.
+        sessions += 1
+        let monitor = configuration.security == nil ? nil
+            : try? socket.monitor([.handshakeFailedAuth, .handshakeFailedProtocol], endpoint: "inproc://grainsweep.worker.monitor.\(sessions)")
+        defer { monitor?.close() }
+        if let monitor { items.append(monitor.pollItem(.readable)) }
+        var refusalReported = false
         while true {
             if let parent = configuration.parentProcess, getppid() != parent {
                 logger.notice("the process that started this worker is gone: stopping")
@@ -140,6 +149,15 @@ public final class Worker {
             _ = try zmqPoll(&items, timeoutMilliseconds: Int(timeout * 1000) + 1)
 
             for event in pool.drain() { forward(event, on: socket) }
+            while let event = try monitor?.receiveMonitorEvent() {
+                guard !refusalReported else { continue }
+                refusalReported = true
+                if event.event.contains(.handshakeFailedAuth) {
+                    logger.error("the coordinator refused this worker's CURVE key: add its .pub to the coordinator's --authorized-keys directory (then SIGHUP the coordinator), and check that --server-key is the coordinator's public key", metadata: ["connect": "\(configuration.connect)"])
+                } else {
+                    logger.error("CURVE handshake with the coordinator failed (mismatched keys or protocol)", metadata: ["connect": "\(configuration.connect)"])
+                }
+            }
 
             while let frames = try socket.receive(dontWait: true, maxFrames: 2) {
                 guard frames.count == 1 else {

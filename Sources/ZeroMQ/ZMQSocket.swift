@@ -29,7 +29,7 @@ public final class ZMQSocket {
     /// The type given at creation.
     public let type: ZMQSocketType
     /// Keeps the context alive until this socket is gone (zmq_ctx_term waits for open sockets).
-    private let context: ZMQContext
+    let context: ZMQContext
     /// The libzmq socket, `nil` once closed.
     private var handle: UnsafeMutableRawPointer?
     /// One reusable `zmq_msg_t` for receiving (heap-allocated so its address is stable: small

@@ -45,6 +45,7 @@ func residentKilobytes(_ pid: Int32) -> Int? {
         #expect(rows.count == 20)
         #expect(Set(rows.map { $0["host"]! }) == ["good"])
         #expect(c.stderr.contains("denied by CURVE"), "\(c.stderr)")
+        #expect(intruder.stderr.contains("refused this worker's CURVE key"), "\(intruder.stderr)")
         #expect(intruder.process.isRunning && plain.process.isRunning)  // never welcomed, never told to leave
         intruder.signal(SIGKILL)
         plain.signal(SIGKILL)
