@@ -16,7 +16,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The coordinator's endpoint, tcp://HOST:PORT.")
     var connect: String
 
-    @Option(help: "Tasks to run at once (default: 1).")
+    @Option(help: "Tasks to run at once.")
     var slots: Int = 1
 
     @Option(help: "Threads per task (default: usable cores divided by slots).")
