@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Summarises a hierarchy sweep's results.csv into the tables of the README's findings.
 
-    python3 scripts/findings.py results/paper-lite/results.csv
+    python3 scripts/findings.py results/paper-lite/results.csv [SEEDS]
+
+SEEDS, if given, keeps seeds 0..SEEDS-1 only (complete replicates of a sweep stopped early).
 
 Means over seeds (and over the other axes where a table marginalises them), with the number of
 tasks behind each cell. Standard library only.
@@ -37,8 +39,10 @@ def show(title, cells, row_key, col_key, rows_order, cols_order, fmt="{:.3f}"):
         print("| " + " | ".join(line) + " |")
 
 
-def main(path):
+def main(path, seeds=None):
     rows = load(path)
+    if seeds is not None:
+        rows = [r for r in rows if int(r["seed"]) < seeds]
     g = lambda r: int(r["granularity"])
     aligned = lambda r: r["pretrain"] == "supervised" and r["alignment"] == "aligned"
     scratch = lambda r: r["pretrain"] == "none"
@@ -71,4 +75,5 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "results/paper-lite/results.csv")
+    main(sys.argv[1] if len(sys.argv) > 1 else "results/paper-lite/results.csv",
+         int(sys.argv[2]) if len(sys.argv) > 2 else None)
