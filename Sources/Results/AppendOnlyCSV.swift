@@ -72,20 +72,7 @@ public final class AppendOnlyCSV {
     /// Writes the buffered rows and syncs them to disk (group commit). Does nothing when empty.
     public func commit(sync: Bool = true) throws(ResultsError) {
         guard !buffer.isEmpty else { return }
-        var written = 0
-        let total = buffer.count
-        let failure: Int32? = buffer.withUnsafeBytes { raw in
-            while written < total {
-                let n = write(fd, raw.baseAddress! + written, total - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                written += n
-            }
-            return nil
-        }
-        if let code = failure {
+        if let code = Self.writeAll(fd, buffer) {
             throw ResultsError(path: path, message: "write failed: \(String(cString: strerror(code)))")
         }
         buffer.removeAll(keepingCapacity: true)
@@ -128,26 +115,9 @@ public final class AppendOnlyCSV {
     /// synced and renamed over this one. Used to drop rows that must not count (curves of lost attempts).
     public func rewrite(keeping rows: [[String]]) throws(ResultsError) {
         try commit()
-        let temporary = path + ".rewrite"
         var bytes = CSVField.line(header)
         for row in rows { CSVField.appendLine(row, to: &bytes) }
-        let tfd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard tfd >= 0 else { throw ResultsError(path: temporary, message: "cannot create: \(String(cString: strerror(errno)))") }
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            var off = 0
-            while off < raw.count {
-                let n = write(tfd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                off += n
-            }
-            return fsync(tfd) == 0
-        }
-        close(tfd)
-        guard ok, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw ResultsError(path: path, message: "rewrite failed: \(String(cString: strerror(errno)))")
-        }
-        Self.syncDirectory(of: path)
+        try Self.writeAtomically(path: path, bytes)
         close(fd)
         fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw ResultsError(path: path, message: "cannot reopen: \(String(cString: strerror(errno)))") }
@@ -201,6 +171,38 @@ public final class AppendOnlyCSV {
         // No newline at all: not even the header survived; start afresh.
         try truncate(fd, path, to: 0)
         return length
+    }
+
+    /// Writes all of `bytes` to `fd`, retrying short writes and EINTR; the errno on failure.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32? {
+        bytes.withUnsafeBytes { raw -> Int32? in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                offset += n
+            }
+            return nil
+        }
+    }
+
+    /// Replaces the file at `path` by `bytes` atomically: a temporary file is written and synced,
+    /// renamed over `path`, and the directory synced.
+    static func writeAtomically(path: String, _ bytes: [UInt8]) throws(ResultsError) {
+        let temporary = path + ".tmp"
+        let tfd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard tfd >= 0 else { throw ResultsError(path: temporary, message: "cannot create: \(String(cString: strerror(errno)))") }
+        let failure = writeAll(tfd, bytes) ?? (fsync(tfd) == 0 ? nil : errno)
+        close(tfd)
+        guard failure == nil, rename(temporary, path) == 0 else {
+            let code = failure ?? errno
+            unlink(temporary)
+            throw ResultsError(path: path, message: "cannot write: \(String(cString: strerror(code)))")
+        }
+        syncDirectory(of: path)
     }
 
     /// fsyncs the directory holding `path`, so that a newly created or renamed file survives power loss.

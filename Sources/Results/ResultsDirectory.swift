@@ -81,14 +81,11 @@ public final class ResultsDirectory {
         results = try AppendOnlyCSV(path: path + "/results.csv", header: layout.resultsHeader)
         curves = try AppendOnlyCSV(path: path + "/curves.csv", header: layout.curvesHeader)
         failures = try AppendOnlyCSV(path: path + "/failures.csv", header: layout.failuresHeader)
-        try Self.writeAtomically(path: path + "/spec.yaml", Array(specText.utf8))
+        try AppendOnlyCSV.writeAtomically(path: path + "/spec.yaml", Array(specText.utf8))
         if previousManifest == nil || previousManifest?.baseDigest == manifest.baseDigest {
             var kept = manifest
             if let old = previousManifest { kept.createdAt = old.createdAt }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = (try? encoder.encode(kept)) ?? Data()
-            try Self.writeAtomically(path: manifestPath, Array(data))
+            try replaceManifest(kept)
         }
         try loadFinished()
     }
@@ -101,7 +98,7 @@ public final class ResultsDirectory {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = (try? encoder.encode(manifest)) ?? Data()
-        try Self.writeAtomically(path: manifestPath, Array(data))
+        try AppendOnlyCSV.writeAtomically(path: manifestPath, Array(data))
     }
 
     private func loadFinished() throws(ResultsError) {
@@ -181,26 +178,6 @@ public final class ResultsDirectory {
 
     /// Bytes waiting to be committed.
     public var pendingBytes: Int { results.pendingBytes + curves.pendingBytes + failures.pendingBytes }
-
-    static func writeAtomically(path: String, _ bytes: [UInt8]) throws(ResultsError) {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ResultsError(path: temporary, message: "cannot create: \(String(cString: strerror(errno)))") }
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
-            var off = 0
-            while off < raw.count {
-                let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                off += n
-            }
-            return fsync(fd) == 0
-        }
-        close(fd)
-        guard ok, rename(temporary, path) == 0 else {
-            throw ResultsError(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
-        }
-        AppendOnlyCSV.syncDirectory(of: path)
-    }
 }
 
 /// An ISO 8601 UTC timestamp with seconds, for `finished_at` and `quarantined_at`.

@@ -66,13 +66,14 @@ public final class Worker {
         return socket
     }
 
+    /// What hello and heartbeats offer: leases running, and finished ones not yet acknowledged.
+    private var heldLeases: [LeaseRef] { Array(running.values) + recent.values.map(\.ref) }
+
     private func hello() -> Message {
-        var held = Array(running.values)
-        held.append(contentsOf: recent.values.map(\.ref))
         return .hello(Hello(
             host: configuration.host, pid: Int(getpid()), cores: ProcessInfo.processInfo.activeProcessorCount,
             slots: configuration.slots, threadsPerSlot: configuration.threadsPerSlot,
-            softwareVersion: configuration.softwareVersion, held: held))
+            softwareVersion: configuration.softwareVersion, held: heldLeases))
     }
 
     /// Runs until the sweep finishes, a stop is requested, or no coordinator is heard for
@@ -216,7 +217,7 @@ public final class Worker {
                 nextHeartbeat = after + heartbeatInterval
                 // Finished tasks stay listed until the coordinator answers `cancel` for them (its
                 // acknowledgement), so one that missed a result can still adopt and get it.
-                send(.heartbeat(Heartbeat(held: Array(running.values) + recent.values.map(\.ref))), on: socket)
+                send(.heartbeat(Heartbeat(held: heldLeases)), on: socket)
                 let keep = max(120, heartbeatInterval * Double(liveness) * 3)
                 recent = recent.filter { after - $0.value.sentAt < keep }
             }
