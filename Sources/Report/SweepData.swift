@@ -124,7 +124,10 @@ public struct SweepData: Sendable {
         }
         if duplicates > 0 { notes.append("results.csv: \(duplicates) duplicate row(s) of a task ignored (the first row of a task counts).") }
 
-        // curves.csv: only rows of the attempt that produced a task's accepted result.
+        // curves.csv: only rows of the attempt that produced a task's accepted result. The
+        // coordinator drops rows of superseded attempts (a task retried after a failure) only when
+        // it starts, so a finished sweep's file may still hold them; rows of tasks without a result
+        // (running, or quarantined) are not drawn either.
         let curveTable = try readTable(directory + "/curves.csv", notes: &notes)
         let curveIndex = Dictionary(curveTable.header.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         let fixed: Set<String> = ["task_id", "attempt", "phase", "epoch"]
@@ -147,7 +150,7 @@ public struct SweepData: Sendable {
             }
         }
         if unfinishedCurveRows > 0 {
-            notes.append("curves.csv: \(unfinishedCurveRows) row(s) of tasks still running or of lost attempts not shown.")
+            notes.append("curves.csv: \(unfinishedCurveRows) row(s) of tasks without a result or of superseded attempts not shown.")
         }
 
         // failures.csv

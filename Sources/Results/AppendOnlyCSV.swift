@@ -81,7 +81,8 @@ public final class AppendOnlyCSV {
         }
     }
 
-    /// Reads every row of the file (header excluded), as committed so far.
+    /// Reads every row of the file (header excluded), as committed so far, into memory: for tests
+    /// and small files. ``forEachRow(chunkSize:_:)`` and ``removeRows(chunkSize:where:)`` stream.
     public func readRows() throws(ResultsError) -> [[String]] {
         try Self.readRows(path: path).rows
     }
@@ -112,12 +113,18 @@ public final class AppendOnlyCSV {
     }
 
     /// Replaces the whole file by `rows` (header kept), atomically: a temporary file is written,
-    /// synced and renamed over this one. Used to drop rows that must not count (curves of lost attempts).
+    /// synced and renamed over this one. Holds all rows in memory: for small files (failures.csv);
+    /// ``removeRows(chunkSize:where:)`` streams.
     public func rewrite(keeping rows: [[String]]) throws(ResultsError) {
         try commit()
         var bytes = CSVField.line(header)
         for row in rows { CSVField.appendLine(row, to: &bytes) }
         try Self.writeAtomically(path: path, bytes)
+        try reopen()
+    }
+
+    /// Opens the file again (for appending) after it was replaced by another one of the same name.
+    func reopen() throws(ResultsError) {
         close(fd)
         fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw ResultsError(path: path, message: "cannot reopen: \(String(cString: strerror(errno)))") }
@@ -189,13 +196,44 @@ public final class AppendOnlyCSV {
         }
     }
 
-    /// Replaces the file at `path` by `bytes` atomically: a temporary file is written and synced,
-    /// renamed over `path`, and the directory synced.
+    /// Replaces the file at `path` by `bytes` atomically (see ``replaceAtomically(path:_:)``).
     static func writeAtomically(path: String, _ bytes: [UInt8]) throws(ResultsError) {
+        try replaceAtomically(path: path) { (fd: Int32) throws(ResultsError) -> Bool in
+            if let code = writeAll(fd, bytes) {
+                throw ResultsError(path: path, message: "cannot write: \(String(cString: strerror(code)))")
+            }
+            return true
+        }
+    }
+
+    /// Replaces the file at `path` atomically by what `write` writes to a temporary file beside it
+    /// (`path` + `.tmp`): the temporary is synced, renamed over `path`, and the directory synced.
+    /// A crash leaves either the old file or the new one, never a mix.
+    ///
+    /// - Parameter write: writes the new contents to the descriptor it is given; returns `false`
+    ///   to leave `path` as it is (the temporary is removed, nothing synced).
+    /// - Returns: whether `path` was replaced.
+    /// - Throws: ``ResultsError`` when the temporary can't be created, written (what `write`
+    ///   throws), synced or renamed; the temporary is removed and `path` left as it was.
+    @discardableResult
+    static func replaceAtomically(path: String, _ write: (_ fd: Int32) throws(ResultsError) -> Bool) throws(ResultsError) -> Bool {
         let temporary = path + ".tmp"
         let tfd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard tfd >= 0 else { throw ResultsError(path: temporary, message: "cannot create: \(String(cString: strerror(errno)))") }
-        let failure = writeAll(tfd, bytes) ?? (fsync(tfd) == 0 ? nil : errno)
+        let replace: Bool
+        do {
+            replace = try write(tfd)
+        } catch {
+            close(tfd)
+            unlink(temporary)
+            throw error
+        }
+        guard replace else {
+            close(tfd)
+            unlink(temporary)
+            return false
+        }
+        let failure = fsync(tfd) == 0 ? nil : errno
         close(tfd)
         guard failure == nil, rename(temporary, path) == 0 else {
             let code = failure ?? errno
@@ -203,6 +241,7 @@ public final class AppendOnlyCSV {
             throw ResultsError(path: path, message: "cannot write: \(String(cString: strerror(code)))")
         }
         syncDirectory(of: path)
+        return true
     }
 
     /// fsyncs the directory holding `path`, so that a newly created or renamed file survives power loss.

@@ -6,8 +6,9 @@ import ExperimentAPI
 /// - `results.csv`: one row per finished task: `task_id, experiment`, every parameter (family
 ///   order, then `seed`), every final metric, then `attempt, host, threads, wall_seconds, finished_at`.
 /// - `curves.csv`: one row per streamed epoch: `task_id, attempt, phase, epoch`, then the curve
-///   metrics. Rows of attempts that did not produce the accepted result are removed when the
-///   coordinator starts and when the sweep finishes (see ``ResultsDirectory``).
+///   metrics. Rows of attempts that did not produce the accepted result are removed only when the
+///   coordinator starts (``ResultsDirectory/compactCurves(running:)``); until then a reader keeps
+///   the rows whose `(task_id, attempt)` matches a row of results.csv.
 /// - `failures.csv`: one row per quarantined task: `task_id, experiment`, every parameter, then
 ///   `attempts, hosts, last_error, quarantined_at`.
 public struct CSVLayout: Sendable, Hashable {

@@ -40,7 +40,8 @@ public final class ResultsDirectory {
     /// Duplicate rows found in results.csv when opening (only possible if the file was edited by
     /// hand or by an older version); the first row of a task wins.
     public private(set) var duplicateRowsOnOpen = 0
-    /// Curve rows removed because their attempt did not produce the accepted result.
+    /// Curve rows removed by ``compactCurves(running:)`` because their attempt did not produce the
+    /// accepted result (or is not running), or because they were malformed.
     public private(set) var droppedCurveRows = 0
 
     public var resultsPath: String { path + "/results.csv" }
@@ -101,15 +102,20 @@ public final class ResultsDirectory {
         try AppendOnlyCSV.writeAtomically(path: manifestPath, Array(data))
     }
 
+    /// Reads back which tasks are finished (results.csv) and quarantined (failures.csv), a chunk
+    /// at a time: memory grows with the number of tasks, not with the files' bytes.
     private func loadFinished() throws(ResultsError) {
-        for row in try results.readRows() {
-            guard row.count == layout.resultsHeader.count, let id = TaskID(hex: row[0]) else {
-                throw ResultsError(path: resultsPath, message: "malformed row for task '\(row.first ?? "")' (\(row.count) fields, expected \(layout.resultsHeader.count))")
+        let width = layout.resultsHeader.count
+        let attemptColumn = width - CSVLayout.resultTrailer.count
+        let resultsPath = resultsPath
+        try results.forEachRow { (row: [String]) throws(ResultsError) in
+            guard row.count == width, let id = TaskID(hex: row[0]) else {
+                throw ResultsError(path: resultsPath, message: "malformed row for task '\(row.first ?? "")' (\(row.count) fields, expected \(width))")
             }
-            let attempt = Int(row[layout.resultsHeader.count - CSVLayout.resultTrailer.count]) ?? 1
+            let attempt = Int(row[attemptColumn]) ?? 1
             if finished[id] == nil { finished[id] = attempt } else { duplicateRowsOnOpen += 1 }
         }
-        for row in try failures.readRows() {
+        try failures.forEachRow { (row: [String]) throws(ResultsError) in
             if let id = row.first.flatMap(TaskID.init(hex:)) { quarantined.insert(id) }
         }
     }
@@ -122,20 +128,26 @@ public final class ResultsDirectory {
     }
 
     /// Rewrites curves.csv keeping only rows of the attempt that produced each accepted result.
-    /// Rows of attempts that are still running (`running`) are kept too.
+    /// Rows of attempts that are still running (`running`) are kept too; rows of tasks that are
+    /// neither, and malformed rows, are dropped (counted in ``droppedCurveRows``).
+    ///
+    /// The coordinator calls this only when it starts, before it serves workers: until the next
+    /// start, curves.csv may hold rows of superseded attempts, and readers must keep only the rows
+    /// whose `attempt` is the one results.csv records for their task.
+    ///
+    /// - Complexity: one streaming pass (``AppendOnlyCSV/removeRows(chunkSize:where:)``): memory is
+    ///   O(1 MiB + ``finished`` + `running`), whatever the number of curve rows.
     public func compactCurves(running: [TaskID: Int] = [:]) throws(ResultsError) {
-        try curves.commit()
-        let rows = try curves.readRows()
-        var kept: [[String]] = []
-        kept.reserveCapacity(rows.count)
-        for row in rows {
-            guard row.count == layout.curvesHeader.count, let id = TaskID(hex: row[0]), let attempt = Int(row[1]) else { continue }
-            if finished[id] == attempt || running[id] == attempt { kept.append(row) }
-        }
-        let dropped = rows.count - kept.count
-        if dropped > 0 {
-            try curves.rewrite(keeping: kept)
-            droppedCurveRows += dropped
+        try compactCurves(running: running, chunkSize: AppendOnlyCSV.defaultChunkSize)
+    }
+
+    /// ``compactCurves(running:)`` reading and writing `chunkSize` bytes at a time (tests use small chunks).
+    func compactCurves(running: [TaskID: Int], chunkSize: Int) throws(ResultsError) {
+        let width = layout.curvesHeader.count
+        let finished = finished
+        droppedCurveRows += try curves.removeRows(chunkSize: chunkSize) { row in
+            guard row.count == width, let id = TaskID(hex: row[0]), let attempt = Int(row[1]) else { return true }
+            return finished[id] != attempt && running[id] != attempt
         }
     }
 

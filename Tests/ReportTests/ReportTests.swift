@@ -161,6 +161,39 @@ import Testing
         #expect(html.contains("<tr><td>0</td><td class=\"num\">4</td><td class=\"num\">\(String(format: "0.750 ± %.3f", hw))</td>"))
     }
 
+    /// The coordinator compacts curves.csv only when it starts: after a sweep with retries the file
+    /// still holds rows of superseded attempts, and rows of tasks that never finished.
+    @Test func curvesKeepOnlyTheAttemptRecordedInResults() throws {
+        let dir = temporaryDirectory()
+        let results = """
+            task_id,experiment,sleep_ms,epochs,fail,seed,value,attempt,host,threads,wall_seconds,finished_at
+            00000000000000aa,sleep,0,2,never,0,1.5,2,h,1,0.01,2026-11-01T00:00:00Z
+            00000000000000bb,sleep,0,2,never,1,2.5,1,h,1,0.01,2026-11-01T00:00:01Z
+
+            """
+        let curves = """
+            task_id,attempt,phase,epoch,value
+            00000000000000aa,1,sleep,1,100
+            00000000000000bb,1,sleep,1,2.5
+            00000000000000aa,1,sleep,2,101
+            00000000000000aa,2,sleep,1,1.5
+            00000000000000cc,1,sleep,1,300
+            00000000000000aa,2,sleep,2,2.5
+            00000000000000bb,1,sleep,2,3.5
+            00000000000000bb,2,sleep,1,200
+            00000000000000aa,3,sleep,1,400
+
+            """
+        try results.write(toFile: dir + "/results.csv", atomically: true, encoding: .utf8)
+        try curves.write(toFile: dir + "/curves.csv", atomically: true, encoding: .utf8)
+        let data = try SweepData.load(directory: dir)
+        #expect(data.curves.map { "\($0.taskID)/\($0.attempt)/\($0.epoch)" } == [
+            "00000000000000bb/1/1", "00000000000000aa/2/1", "00000000000000aa/2/2", "00000000000000bb/1/2",
+        ])
+        #expect(data.curves.allSatisfy { $0.metrics["value"]! < 100 })
+        #expect(data.notes.contains("curves.csv: 5 row(s) of tasks without a result or of superseded attempts not shown."))
+    }
+
     @Test func textIsEscaped() throws {
         var sweep = SyntheticSweep()
         sweep.specText = "name: x\n# <script>alert('x')</script> & more\n"
