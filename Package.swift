@@ -34,10 +34,13 @@ let package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
-        // The interface between the experiment families and everything else: parameters, metrics, task identity.
-        .target(name: "ExperimentAPI", swiftSettings: strict),
+        // A fixed pool of compute threads with explicit ownership, lent to the tasks a slot runs.
+        .target(name: "Parallelism", swiftSettings: hot),
+        // The interface between the experiment families and everything else: parameters, metrics,
+        // task identity, and what a running task is given (its pool, its cancellation).
+        .target(name: "ExperimentAPI", dependencies: ["Parallelism"], swiftSettings: strict),
         // The hierarchical multi-view experiment: data, network, training. Pure compute, no I/O.
-        .target(name: "TrainingCore", swiftSettings: hot),
+        .target(name: "TrainingCore", dependencies: ["Parallelism"], swiftSettings: hot),
         // Adapters that put each experiment family behind ExperimentAPI.ExperimentFamily.
         .target(name: "Experiments", dependencies: ["ExperimentAPI", "TrainingCore"], swiftSettings: strict),
         // Sweep specs (YAML), grid expansion, validation.
@@ -54,6 +57,8 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
         // The coordinator/worker protocol: message types and their binary codec.
         .target(name: "WireProtocol", dependencies: ["ExperimentAPI"], swiftSettings: strict),
+        // The coordinator's lease logic as a pure state machine (no sockets, files or clock).
+        .target(name: "Leasing", dependencies: ["ExperimentAPI", "WireProtocol"], swiftSettings: strict),
         // Durable CSV results and curves.
         .target(
             name: "Results", dependencies: ["ExperimentAPI", .product(name: "CSV", package: "CSV.swift")],
@@ -61,7 +66,7 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: [
-                "ExperimentAPI", "SweepModel", "WireProtocol", "ZeroMQ", "Results", "Lifecycle",
+                "ExperimentAPI", "SweepModel", "WireProtocol", "ZeroMQ", "Results", "Lifecycle", "Leasing",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
         .target(
@@ -84,14 +89,16 @@ let package = Package(
             ], swiftSettings: strict),
 
         .testTarget(name: "ExperimentAPITests", dependencies: ["ExperimentAPI"], swiftSettings: strict),
-        .testTarget(name: "TrainingCoreTests", dependencies: ["TrainingCore", "Experiments", "ExperimentAPI"], swiftSettings: hot),
+        .testTarget(
+            name: "TrainingCoreTests", dependencies: ["TrainingCore", "Experiments", "ExperimentAPI", "Parallelism"],
+            swiftSettings: hot),
         .testTarget(name: "SweepModelTests", dependencies: ["SweepModel", "Experiments", "ExperimentAPI"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol", "ExperimentAPI"], swiftSettings: strict),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "ExperimentAPI"], swiftSettings: strict),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "Worker", "Experiments", "SweepModel", "WireProtocol", "ZeroMQ", "ExperimentAPI"],
+            dependencies: ["Coordinator", "Worker", "Experiments", "SweepModel", "WireProtocol", "ZeroMQ", "ExperimentAPI", "Leasing"],
             swiftSettings: strict),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Results"], swiftSettings: strict),
         // Real processes: builds and runs the grainsweep executable.

@@ -1,3 +1,7 @@
+import Foundation
+import Leasing
+import SweepModel
+
 /// How a coordinator serves a sweep. Every field has a default that suits a sweep of real
 /// training tasks on a cluster; tests shorten the timings.
 public struct CoordinatorConfiguration: Sendable {
@@ -7,9 +11,15 @@ public struct CoordinatorConfiguration: Sendable {
     public var heartbeatIntervalMs: Int = 1000
     /// Intervals of silence after which a worker is dead and its leases go back to the queue.
     public var liveness: Int = 5
-    /// Attempts a task gets (failures and dead workers both count) before it is quarantined.
+    /// Failures of its own a task may have before it is quarantined: errors it reports, time
+    /// limits, and losses with its worker that repeat on another host (workers lost to a
+    /// partition, an overloaded host or a mass disconnect do not count).
     public var maxAttempts: Int = 3
-    /// Consecutive failures of distinct tasks after which a worker is drained (gets no new tasks).
+    /// How long one lease may run before it is cancelled and counted as a failure (the command
+    /// line's `--time-limit`, else the spec's `time_limit`, else automatic).
+    public var timeLimit: TimeLimit?
+    /// Failures on one worker, of tasks that then succeeded on other hosts, after which the
+    /// worker is drained (gets no new tasks).
     public var drainAfterFailures: Int = 3
     /// Longest time rows wait in memory before they are written and synced (group commit).
     public var commitIntervalMs: Int = 20
@@ -85,27 +95,4 @@ public struct CoordinatorSummary: Sendable, CustomStringConvertible {
     }
 }
 
-/// Messages dropped, by reason. Visible in the progress line and the summary.
-public struct Counters: Sendable, Hashable {
-    /// Frames that did not decode (bad magic, version, type, length, encoding) or had a bad envelope.
-    public var malformed = 0
-    /// Well-formed messages of a type a worker may not send.
-    public var unexpected = 0
-    /// Messages from a peer that never said hello (answered with reset).
-    public var unknownPeer = 0
-    /// Metrics, results or failures for a lease the sender does not hold.
-    public var rejected = 0
-    /// Results for tasks already finished (late results of expired leases).
-    public var stale = 0
-    /// Results whose metric names do not match the family's.
-    public var badResults = 0
-    /// Leases whose worker died or went silent.
-    public var expiredLeases = 0
-    /// Workers drained for failing.
-    public var drainedWorkers = 0
-    /// Connections refused by the CURVE authenticator (unknown keys, no keys).
-    public var deniedConnections = 0
-
-    public var dropped: Int { malformed + unexpected + unknownPeer + rejected + stale + badResults }
-    public init() {}
-}
+public typealias Counters = Leasing.Counters

@@ -37,15 +37,20 @@ public protocol ExperimentFamily: Sendable {
     var resultMetricNames: [String] { get }
     /// Names of the per-epoch curve metrics, in CSV column order.
     var curveMetricNames: [String] { get }
+    /// The curve phases a task with these parameters reports, each with its last epoch (epochs
+    /// are numbered 1...last). A coordinator drops and counts points outside them.
+    func curveEpochs(_ parameters: ParameterSet) -> [String: Int]
     /// Checks that the values make sense together (each value is already in its own domain).
     /// Must not depend on `seed`: a sweep checks each combination once for all its seeds.
     func crossCheck(_ parameters: ParameterSet) -> [ParameterProblem]
     /// A rough cost of one task, in seconds on one core of a 2026 server (for plans and ETAs).
     /// Must not depend on `seed`.
     func estimatedSeconds(_ parameters: ParameterSet) -> Double
-    /// Runs one task. Pure: the result is a function of `parameters` (seed included) only, never of
-    /// `threads`. `onEpoch` is called from the calling thread as epochs complete.
-    func run(_ parameters: ParameterSet, threads: Int, onEpoch: (CurvePoint) -> Void) throws -> [Metric]
+    /// Runs one task on the threads `context` lends. Pure: the result is a function of
+    /// `parameters` (seed included) only, never of the thread count. `onEpoch` is called from the
+    /// calling thread as epochs complete. Throws ``TaskCancelled`` soon after
+    /// `context.cancellation` is set (within one unit of work, e.g. one SGD step).
+    func run(_ parameters: ParameterSet, context: TaskContext, onEpoch: (CurvePoint) -> Void) throws -> [Metric]
     /// Whether a task returns at once (a no-op): a worker then runs it on its I/O thread instead
     /// of handing it to a slot thread. Defaults to false.
     func isInstant(_ parameters: ParameterSet) -> Bool

@@ -194,16 +194,27 @@ public struct HierarchyExperiment: ExperimentFamily {
         return c
     }
 
-    public func run(_ parameters: ParameterSet, threads: Int, onEpoch: (CurvePoint) -> Void) throws -> [Metric] {
+    public func curveEpochs(_ parameters: ParameterSet) -> [String: Int] {
+        let config = configuration(parameters)
+        return ["pretrain": config.pretraining == .supervised ? config.epochs : 0, "finetune": config.finetuneEpochs]
+    }
+
+    public func run(_ parameters: ParameterSet, context: TaskContext, onEpoch: (CurvePoint) -> Void) throws -> [Metric] {
         let problems = crossCheck(parameters)
         if !problems.isEmpty { throw ParameterProblems(problems) }
         let config = configuration(parameters)
-        let r = runHierarchyTask(config, threads: max(1, threads)) { e in
+        let cancellation = context.cancellation
+        let r: HierarchyResult
+        do {
+            r = try runHierarchyTask(config, pool: context.pool, shouldStop: { cancellation.isCancelled }) { e in
             onEpoch(CurvePoint(phase: e.phase.rawValue, epoch: e.epoch, metrics: [
                 Metric("loss", e.loss), Metric("train_acc", e.trainAccuracy),
                 Metric("easy_acc", e.easyAccuracy), Metric("hard_acc", e.hardAccuracy),
                 Metric("common_align", e.commonAlignment), Metric("fine_align", e.fineAlignment),
             ]))
+            }
+        } catch {
+            throw TaskCancelled()
         }
         return [
             Metric("easy_acc", r.easyAccuracy), Metric("hard_acc", r.hardAccuracy),

@@ -27,6 +27,8 @@ public struct SleepExperiment: ExperimentFamily {
     public var resultMetricNames: [String] { ["value"] }
     public var curveMetricNames: [String] { ["value"] }
 
+    public func curveEpochs(_ parameters: ParameterSet) -> [String: Int] { ["sleep": parameters.integer("epochs")] }
+
     public func isInstant(_ parameters: ParameterSet) -> Bool {
         parameters.real("sleep_ms") == 0 && parameters.integer("epochs") == 0
     }
@@ -40,19 +42,30 @@ public struct SleepExperiment: ExperimentFamily {
         public var description: String { "poison task: fail=always" }
     }
 
-    public func run(_ parameters: ParameterSet, threads: Int, onEpoch: (CurvePoint) -> Void) throws -> [Metric] {
+    public func run(_ parameters: ParameterSet, context: TaskContext, onEpoch: (CurvePoint) -> Void) throws -> [Metric] {
         let seed = parameters.integer("seed")
         let epochs = parameters.integer("epochs")
         let sleepMs = parameters.real("sleep_ms")
         let value = Double(seed) * 0.5 + sleepMs
         let slices = max(epochs, 1)
         for epoch in 0..<slices {
-            if sleepMs > 0 { Thread.sleep(forTimeInterval: sleepMs / 1000 / Double(slices)) }
+            if sleepMs > 0 { try sleep(seconds: sleepMs / 1000 / Double(slices), context.cancellation) }
             if epoch < epochs {
                 onEpoch(CurvePoint(phase: "sleep", epoch: epoch + 1, metrics: [Metric("value", value + Double(epoch))]))
             }
         }
         if parameters.text("fail") == "always" { throw PoisonError() }
         return [Metric("value", value)]
+    }
+
+    /// Sleeps in slices of at most 10 ms, so that a cancel stops the task within 10 ms.
+    private func sleep(seconds: Double, _ cancellation: TaskCancellation) throws {
+        let end = Date().addingTimeInterval(seconds)
+        while true {
+            if cancellation.isCancelled { throw TaskCancelled() }
+            let left = end.timeIntervalSinceNow
+            if left <= 0 { return }
+            Thread.sleep(forTimeInterval: min(left, 0.01))
+        }
     }
 }

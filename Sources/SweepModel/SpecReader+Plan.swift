@@ -70,6 +70,15 @@ extension SpecReader {
             if case .scalar(let s) = node { descriptionText = s.string } else { fail(.wrongType, node, "description", expected: "text") }
         }
 
+        var timeLimit: TimeLimit?
+        if let node = top["time_limit"]?.value {
+            if case .scalar(let s) = node, let parsed = TimeLimit(parsing: s.string) {
+                timeLimit = parsed
+            } else {
+                fail(.wrongType, node, "time_limit", expected: "auto, none, or a positive duration in seconds or with a unit: 90, 90s, 15m, 2h")
+            }
+        }
+
         // The family.
         let family: any ExperimentFamily
         if let node = top["experiment"]?.value {
@@ -305,7 +314,7 @@ extension SpecReader {
             kept: kept, fixed: fixed, identity: identity, csvRow: csvRow)
         let axisDimensions = dimensions.filter { $0.label.hasPrefix("axes.") }
         let zipDimensions = dimensions.filter { $0.label.hasPrefix("zip[") }
-        return SweepPlan(
+        var plan = SweepPlan(
             name: name, descriptionText: descriptionText, family: family, specPath: file, specText: text,
             baseDigest: SHA256.hash(TaskID.canonicalEncoding(experiment: family.name, parameters: fixed)).description,
             axes: axisDimensions.map { ($0.names[0], $0.rows.map { $0[0] }) },
@@ -316,6 +325,8 @@ extension SpecReader {
             baseParameters: base.map { ($0.name, $0.value.value) },
             fixedParameters: fixed, gridCount: gridCount, writtenGridCount: written, mergeNotes: mergeNotes,
             estimatedSeconds: expansion.estimate, layout: layout)
+        plan.timeLimit = timeLimit
+        return plan
     }
 
     // MARK: - Pieces

@@ -39,6 +39,9 @@ public struct SweepPlan: Sendable {
     public let name: String
     /// The spec's free-text `description`, if any.
     public let descriptionText: String?
+    /// The spec's `time_limit` (nil: not given; the coordinator's default applies). Not part of
+    /// any task's identity.
+    public internal(set) var timeLimit: TimeLimit?
     public let family: any ExperimentFamily
     public let specPath: String
     /// The spec file's text, for provenance.

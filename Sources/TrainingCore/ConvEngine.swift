@@ -1,3 +1,12 @@
+import Parallelism
+import Synchronization
+
+/// Engines alive in this process (for leak tests and diagnostics; see ``liveConvEngines``).
+private let liveEngineCount = Atomic<Int>(0)
+
+/// The number of networks (with their buffers) alive in this process: 0 whenever no task runs.
+public var liveConvEngines: Int { liveEngineCount.load(ordering: .relaxed) }
+
 /// The SIMD width of the kernels' source order. Fixed at 16 lanes whatever the ISA: on AVX2 a
 /// lane group is two ymm registers, on AVX-512 one zmm; each lane accumulates independently, so
 /// the bits are the same either way.
@@ -34,6 +43,10 @@ func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
 /// u_f = 1 / RMS of pooled[f] over the fine-tuning set at the start of fine-tuning (0 for a dead
 /// filter), fixed during fine-tuning. The standardisation makes one head learning rate fit any
 /// filter scale (a random initialisation's activations are ~100x smaller than trained ones).
+///
+/// The engine borrows its ``ComputePool`` (the task's caller owns it and outlives the engine) and
+/// owns only its buffers, which `deinit` frees: no engine, pool or job refers back to the engine
+/// after a call returns, so an engine dies with the task that made it.
 final class ConvEngine: @unchecked Sendable {
     // @unchecked Sendable: during a job each chunk writes only its own slots (partial gradients,
     // losses) and each worker only its own scratch; shared inputs are read-only until the job ends.
@@ -45,7 +58,7 @@ final class ConvEngine: @unchecked Sendable {
     let headClasses: Int
     let bias: Float
     let scaleOverWidth: Float
-    let pool: WorkerPool
+    let pool: ComputePool
     let maxChunks: Int
 
     /// dim x paddedFilters.
@@ -81,7 +94,7 @@ final class ConvEngine: @unchecked Sendable {
     private var jobInverseBatch: Float = 0
     private var jobChunks = 0
 
-    init(config: HierarchyConfig, maxBatch: Int, threads: Int) {
+    init(config: HierarchyConfig, maxBatch: Int, pool: ComputePool) {
         dim = config.dim
         patches = config.patches
         classes = config.pretrainClasses
@@ -91,7 +104,7 @@ final class ConvEngine: @unchecked Sendable {
         headClasses = config.superclasses
         bias = Float(config.bias)
         scaleOverWidth = Float(config.outputScale) / Float(config.width)
-        pool = WorkerPool(threads: threads)
+        self.pool = pool
         maxChunks = (maxBatch + Self.chunkSamples - 1) / Self.chunkSamples
         let workers = pool.threads
         weights = allocateFloats(dim * paddedFilters)
@@ -115,10 +128,11 @@ final class ConvEngine: @unchecked Sendable {
         jobIndices = UnsafePointer(dummyIndex)
         jobLabels = UnsafePointer(dummyIndex)
         jobPredictions = dummyIndex
+        liveEngineCount.add(1, ordering: .relaxed)
     }
 
     deinit {
-        pool.shutdown()
+        liveEngineCount.subtract(1, ordering: .relaxed)
         for p in [weights, head, headInputScale, zScratch, pooledScratch, coefScratch, logitScratch, weightGrads, headGrads] {
             UnsafeMutableRawPointer(p).deallocate()
         }

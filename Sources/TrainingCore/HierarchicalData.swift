@@ -1,3 +1,4 @@
+import Parallelism
 /// The seeded orthonormal feature dictionary: `superclasses` common features followed by
 /// `superclasses * subclasses` fine features, each a unit vector in R^dim, mutually orthogonal.
 struct FeatureDictionary {
@@ -100,7 +101,7 @@ struct SampleSet {
     ///   - pool: threads to generate on, in chunks of ``generationChunk`` samples (each sample
     ///     writes only its own slots, so the bits do not depend on it); nil: the calling thread.
     init(count: Int, hardFraction: Double, stream: RandomStreamID, config: HierarchyConfig,
-         dictionary: FeatureDictionary, labels: LabelMap, pool: WorkerPool? = nil) {
+         dictionary: FeatureDictionary, labels: LabelMap, pool: ComputePool? = nil) {
         self.count = count
         patches = config.patches
         dim = config.dim

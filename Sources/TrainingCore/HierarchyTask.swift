@@ -1,3 +1,5 @@
+import Parallelism
+
 /// The metrics of one epoch of one phase, streamed while a task runs.
 ///
 /// During pretraining, `trainAccuracy` is the accuracy on the pretraining labels over the epoch's
@@ -46,24 +48,47 @@ public struct HierarchyResult: Sendable, Hashable {
     public var finetuneLoss: Double
 }
 
+/// A task stopped before its end because its caller asked (``runHierarchyTask(_:pool:shouldStop:onEpoch:)``).
+public struct TrainingStopped: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "training stopped on request" }
+}
+
+/// Runs one task on a pool of `threads` threads made for it and joined before returning (for
+/// one-off runs and tests; a long-lived caller lends one pool to every task instead).
+public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
+                             onEpoch: (HierarchyEpoch) -> Void = { _ in }) throws(ComputePoolError) -> HierarchyResult {
+    let pool = try ComputePool(threads: threads)
+    defer { pool.shutdown() }
+    // Never stopped, so never throws TrainingStopped.
+    do {
+        return try runHierarchyTask(config, pool: pool, onEpoch: onEpoch)
+    } catch {
+        preconditionFailure("unreachable: \(error)")
+    }
+}
+
 /// Runs one task of the label-granularity experiment: draws the data, pretrains (unless
 /// `pretraining == .none`), fine-tunes a new coarse head and evaluates.
 ///
 /// - Parameters:
 ///   - config: everything the result depends on, seed included. Must have no ``HierarchyConfig/problems``.
-///   - threads: threads to use (the caller's included); the result does not depend on it.
+///   - pool: threads to use (the caller's included), borrowed for the call; the result does not
+///     depend on their number.
+///   - shouldStop: polled before every SGD step and evaluation; when it returns true the task
+///     ends at once with ``TrainingStopped`` (a time limit or a cancel).
 ///   - onEpoch: called on the calling thread after each epoch of each phase.
 /// - Returns: the final metrics.
 /// - Complexity: about 4*P*d*C*m flops per sample per pretraining epoch (see ``PretrainStep``).
-public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
-                             onEpoch: (HierarchyEpoch) -> Void = { _ in }) -> HierarchyResult {
+public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shouldStop: () -> Bool = { false },
+                             onEpoch: (HierarchyEpoch) -> Void = { _ in }) throws(TrainingStopped) -> HierarchyResult {
     precondition(config.problems.isEmpty, "invalid config: \(config.problems)")
     let dictionary = FeatureDictionary(dim: config.dim, superclasses: config.superclasses,
                                        subclasses: config.subclasses, seed: config.seed)
     let labels = LabelMap(superclasses: config.superclasses, subclasses: config.subclasses,
                           granularity: config.granularity, alignment: config.alignment, seed: config.seed)
     // The engine first: its thread pool also generates the sample sets.
-    let engine = ConvEngine(config: config, maxBatch: config.batchSize, threads: threads)
+    let engine = ConvEngine(config: config, maxBatch: config.batchSize, pool: pool)
     engine.initialiseWeights(initScale: config.initScale, seed: config.seed)
     func makeSet(_ n: Int, hard: Double, _ stream: RandomStreamID) -> SampleSet {
         SampleSet(count: n, hardFraction: hard, stream: stream, config: config, dictionary: dictionary, labels: labels,
@@ -109,17 +134,22 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
     /// One epoch of SGD over `set` in an order drawn from (seed, stream, epoch).
     func trainEpoch(_ set: SampleSet, labels: [Int32], stream: RandomStreamID, epoch: Int,
                     phase: ConvEngine.Phase, learningRate: Double,
-                    pooled: UnsafePointer<Float>? = nil) -> (loss: Double, accuracy: Double) {
+                    pooled: UnsafePointer<Float>? = nil) throws(TrainingStopped) -> (loss: Double, accuracy: Double) {
         var order = (0..<set.count).map { Int32($0) }
         var rng = CounterRandom(seed: config.seed, stream: stream, index: UInt64(epoch))
         for i in stride(from: set.count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
         let batchLabels = order.map { labels[Int($0)] }
         var loss = 0.0
         var correct = 0
+        var stopped = false
         order.withUnsafeBufferPointer { o in
             batchLabels.withUnsafeBufferPointer { l in
                 var start = 0
                 while start < set.count {
+                    if shouldStop() {
+                        stopped = true
+                        return
+                    }
                     let n = min(config.batchSize, set.count - start)
                     let r = engine.step(x: UnsafePointer(set.x), indices: o.baseAddress! + start, labels: l.baseAddress! + start,
                                         count: n, phase: phase, learningRate: Float(learningRate), pooled: pooled)
@@ -130,6 +160,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
                 }
             }
         }
+        if stopped { throw TrainingStopped() }
         return (loss / Double(set.count), Double(correct) / Double(set.count))
     }
 
@@ -138,7 +169,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
     var finalCommonAlignment = 0.0, finalFineAlignment = 0.0
     if let set = pretrainSet {
         for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
-            let r = trainEpoch(set, labels: set.label, stream: .pretrainShuffle, epoch: epoch,
+            let r = try trainEpoch(set, labels: set.label, stream: .pretrainShuffle, epoch: epoch,
                                phase: .pretrain, learningRate: config.learningRate)
             pretrainLoss = r.loss
             onEpoch(HierarchyEpoch(
@@ -160,9 +191,10 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
     let hardPooled = useCache ? engine.pooledActivations(of: hardTest) : []
     let finetunePooled = useCache ? engine.pooledActivations(of: finetuneSet) : []
 
-    easyPooled.withUnsafeBufferPointer { easyPooled in
-    hardPooled.withUnsafeBufferPointer { hardPooled in
-    finetunePooled.withUnsafeBufferPointer { finetunePooled in
+    if shouldStop() { throw TrainingStopped() }
+    try easyPooled.withUnsafeBufferPointer { (easyPooled) throws(TrainingStopped) in
+    try hardPooled.withUnsafeBufferPointer { (hardPooled) throws(TrainingStopped) in
+    try finetunePooled.withUnsafeBufferPointer { (finetunePooled) throws(TrainingStopped) in
     let easyCache = useCache ? easyPooled.baseAddress : nil
     let hardCache = useCache ? hardPooled.baseAddress : nil
     let finetuneCache = useCache ? finetunePooled.baseAddress : nil
@@ -183,7 +215,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
         return a
     }
     for epoch in 1...max(1, config.finetuneEpochs) where config.finetuneEpochs > 0 {
-        let r = trainEpoch(finetuneSet, labels: finetuneSet.superclass, stream: .finetuneShuffle, epoch: epoch,
+        let r = try trainEpoch(finetuneSet, labels: finetuneSet.superclass, stream: .finetuneShuffle, epoch: epoch,
                            phase: finetunePhase, learningRate: config.finetuneLearningRate, pooled: finetuneCache)
         finetuneLoss = r.loss
         easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTest.superclass)

@@ -1,3 +1,4 @@
+import Parallelism
 /// The pretraining SGD step alone, on a fixed generated training set, for benchmarks.
 ///
 /// Exposes the kernel that dominates a task's time (forward, softmax cross-entropy, backward,
@@ -6,6 +7,7 @@
 public final class PretrainStep {
     private let config: HierarchyConfig
     private let engine: ConvEngine
+    private let pool: ComputePool
     private let set: SampleSet
     private let order: [Int32]
     private var position = 0
@@ -16,8 +18,9 @@ public final class PretrainStep {
         4 * Double(config.patches) * Double(config.dim) * Double(config.filters)
     }
 
-    /// Sets up the network and a training set of `samples` samples for `config`.
-    public init(config: HierarchyConfig, samples: Int = 4096, threads: Int) {
+    /// Sets up the network and a training set of `samples` samples for `config`, on a pool of
+    /// `threads` threads that it owns (shut down in `deinit`).
+    public init(config: HierarchyConfig, samples: Int = 4096, threads: Int) throws(ComputePoolError) {
         precondition(config.problems.isEmpty, "invalid config: \(config.problems)")
         self.config = config
         let dictionary = FeatureDictionary(dim: config.dim, superclasses: config.superclasses,
@@ -26,12 +29,16 @@ public final class PretrainStep {
                               granularity: config.granularity, alignment: config.alignment, seed: config.seed)
         set = SampleSet(count: samples, hardFraction: config.trainHardFraction, stream: .pretrainSet,
                         config: config, dictionary: dictionary, labels: labels)
-        engine = ConvEngine(config: config, maxBatch: config.batchSize, threads: threads)
+        pool = try ComputePool(threads: threads)
+        engine = ConvEngine(config: config, maxBatch: config.batchSize, pool: pool)
         engine.initialiseWeights(initScale: config.initScale, seed: config.seed)
         order = (0..<samples).map { Int32($0) }
     }
 
-    deinit { set.deallocate() }
+    deinit {
+        set.deallocate()
+        pool.shutdown()
+    }
 
     /// Runs `count` steps of `config.batchSize` samples.
     /// - Returns: the mean loss of the last step (so the work cannot be optimised away).
@@ -59,8 +66,8 @@ public final class PretrainStep {
 /// then a second phase of `chunks2` chunks, each a fixed dependent arithmetic loop of `work`
 /// iterations (about 1 ns each), averaged over `runs` jobs, in seconds. Comparing 1 and 2
 /// threads isolates the pool's scaling (synchronisation, wake-ups, stragglers) from the kernels.
-public func measurePoolJob(threads: Int, chunks: Int = 8, chunks2: Int = 8, work: Int = 50_000, runs: Int = 2_000) -> Double {
-    let pool = WorkerPool(threads: threads)
+public func measurePoolJob(threads: Int, chunks: Int = 8, chunks2: Int = 8, work: Int = 50_000, runs: Int = 2_000) throws(ComputePoolError) -> Double {
+    let pool = try ComputePool(threads: threads)
     defer { pool.shutdown() }
     let sink = SendablePointer(UnsafeMutablePointer<Double>.allocate(capacity: max(chunks, chunks2)))
     defer { sink.pointer.deallocate() }

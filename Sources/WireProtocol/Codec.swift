@@ -4,14 +4,14 @@ import ExperimentAPI
 // language-neutral description; this file is the reference implementation.
 //
 //   offset 0  'G' 'S'        magic (0x47 0x53)
-//          2  version u8     = protocolVersion (1)
+//          2  version u8     = protocolVersion (2)
 //          3  type u8        MessageType
 //          4  body           per type, below
 //
 // Integers are fixed-width little-endian, except the task id: 16 bytes, `high` then `low`, each
 // big-endian, so the bytes read in order are the id's hex text. Strings are u16 length + UTF-8
 // (validated). Names (experiment, parameter, metric, phase) are snake_case ASCII:
-// [a-z][a-z0-9_]*. A lease is task id (16) + attempt u16 = 18 bytes. Counts are u16.
+// [a-z][a-z0-9_]*. A lease is task id (16) + attempt u16 + token u64 = 26 bytes. Counts are u16.
 //
 //   hello      1  host str, pid u32, cores u16, slots u16, threads_per_slot u16,
 //                 software_version str, held_count u16, held_count x lease
@@ -54,11 +54,13 @@ public enum WireLimits {
     public static let maxParameters = 256
     /// Metrics in one result or metrics message.
     public static let maxMetrics = 256
-    /// Leases listed in hello or heartbeat, and so also a worker's slots: 2048 leases of 18 bytes
+    /// Leases listed in hello or heartbeat, and so also a worker's slots: 2048 leases of 26 bytes
     /// fit a 64 KiB frame with room to spare (4096 would not).
     public static let maxHeldLeases = 2_048
     /// The largest attempt number (u16).
     public static let maxAttempt = Int(UInt16.max)
+    /// Bytes of one lease on the wire: task id, attempt, token.
+    public static let leaseBytes = 26
 }
 
 /// The message type byte (offset 3).
@@ -206,8 +208,8 @@ public enum WireCodec {
     private static func estimatedSize(_ message: Message) -> Int {
         switch message {
         case .task(let t): return 64 + t.experiment.utf8.count + t.parameters.count * 32
-        case .hello(let h): return 64 + h.host.utf8.count + h.softwareVersion.utf8.count + h.held.count * 18
-        case .heartbeat(let h): return 8 + h.held.count * 18
+        case .hello(let h): return 64 + h.host.utf8.count + h.softwareVersion.utf8.count + h.held.count * WireLimits.leaseBytes
+        case .heartbeat(let h): return 8 + h.held.count * WireLimits.leaseBytes
         case .metrics(let m): return 48 + m.point.metrics.count * 24
         case .result(let r): return 48 + r.metrics.count * 24
         case .failure(let f): return 32 + min(f.error.utf8.count, WireLimits.maxErrorBytes)
@@ -345,11 +347,12 @@ private struct WireReader {
         let high = try u64BigEndian()
         let low = try u64BigEndian()
         let attempt = Int(try u16())
-        return LeaseRef(taskID: TaskID(high: high, low: low), attempt: attempt)
+        let token = try u64()
+        return LeaseRef(taskID: TaskID(high: high, low: low), attempt: attempt, token: token)
     }
 
     mutating func leases() throws(DecodeError) -> [LeaseRef] {
-        let n = try count("held leases", max: WireLimits.maxHeldLeases, minEntryBytes: 18)
+        let n = try count("held leases", max: WireLimits.maxHeldLeases, minEntryBytes: WireLimits.leaseBytes)
         var held: [LeaseRef] = []
         held.reserveCapacity(n)
         for _ in 0..<n { held.append(try lease()) }
@@ -533,6 +536,7 @@ private struct WireWriter {
         u64BigEndian(l.taskID.high)
         u64BigEndian(l.taskID.low)
         u16(try int(l.attempt, as: UInt16.self, field() + ".attempt"))
+        u64(l.token)
     }
 
     mutating func leases(_ held: [LeaseRef], _ field: String) throws(EncodeError) {

@@ -2,7 +2,9 @@ import ExperimentAPI
 
 /// The version of the wire protocol this build speaks. A message with another version is
 /// dropped and counted by its receiver.
-public let protocolVersion: UInt8 = 1
+///
+/// Version 2 added the lease token (a coordinator's proof that it issued a lease).
+public let protocolVersion: UInt8 = 2
 
 /// Every message exchanged between coordinator and workers.
 ///
@@ -35,13 +37,20 @@ public enum Message: Sendable, Hashable {
     case cancel(LeaseRef)
 }
 
-/// A task id and attempt number: the identity of one lease.
+/// A task id and attempt number: the identity of one lease, with the token that proves the
+/// coordinator issued it.
+///
+/// The token is opaque to workers (they echo it). The reference coordinator makes it a keyed hash
+/// of the task id and attempt under a secret kept in its results directory, so a peer can report
+/// (and be adopted for) only leases it was handed, also after a coordinator restart.
 public struct LeaseRef: Sendable, Hashable {
     public var taskID: TaskID
     public var attempt: Int
-    public init(taskID: TaskID, attempt: Int) {
+    public var token: UInt64
+    public init(taskID: TaskID, attempt: Int, token: UInt64) {
         self.taskID = taskID
         self.attempt = attempt
+        self.token = token
     }
 }
 

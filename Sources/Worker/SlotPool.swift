@@ -1,14 +1,17 @@
 import ExperimentAPI
 import Foundation
+import Parallelism
 import WireProtocol
 
 /// A job for a slot thread: one lease of one task.
 struct Job: @unchecked Sendable {
-    // @unchecked: `family` is an immutable Sendable existential and the rest are values; the
-    // struct is handed from the I/O thread to one slot thread and never shared afterwards.
+    // @unchecked: `family` is an immutable Sendable existential and the rest are values or a
+    // Sendable flag; the struct is handed from the I/O thread to one slot thread.
     let lease: LeaseRef
     let family: any ExperimentFamily
     let parameters: ParameterSet
+    /// Set by the I/O thread (cancel, shutdown); the task stops within one unit of work.
+    let cancellation: TaskCancellation
 }
 
 /// What slot threads tell the I/O thread.
@@ -21,6 +24,11 @@ enum SlotEvent: Sendable {
 /// The slot threads of a worker: each takes one job at a time from a shared queue and runs it on
 /// the training core; outcomes go to an outbox that the I/O thread drains after being woken
 /// through a non-blocking pipe (which it polls beside the ZeroMQ socket).
+///
+/// Each slot owns one ``ComputePool`` for its whole life and lends it to every task it runs, so
+/// the worker's thread count is fixed when it starts (slots × threads per slot, plus the I/O
+/// thread) and cannot grow with the number of tasks. The pools are made up front: a host that
+/// cannot give the threads fails here, before the worker connects and holds any lease.
 ///
 /// Slot threads never touch the socket (a ZeroMQ socket belongs to one thread), so the I/O
 /// thread keeps heartbeating however busy training keeps the cores.
@@ -35,9 +43,21 @@ final class SlotPool: @unchecked Sendable {
     let wakeFD: Int32
     private let wakeWriteFD: Int32
     let threadsPerSlot: Int
+    /// Slot threads still running (each shuts its pool down as it ends).
+    private var liveSlots = 0
 
-    init(slots: Int, threadsPerSlot: Int) {
+    /// - Throws: ``ComputePoolError`` when the threads cannot be created (none is left running).
+    init(slots: Int, threadsPerSlot: Int) throws(ComputePoolError) {
         self.threadsPerSlot = threadsPerSlot
+        var pools: [ComputePool] = []
+        for _ in 0..<slots {
+            do {
+                pools.append(try ComputePool(threads: threadsPerSlot))
+            } catch {
+                for pool in pools { pool.shutdown() }
+                throw error
+            }
+        }
         var ends: [Int32] = [0, 0]
         precondition(pipe(&ends) == 0, "pipe failed")
         for fd in ends {
@@ -46,8 +66,16 @@ final class SlotPool: @unchecked Sendable {
         }
         wakeFD = ends[0]
         wakeWriteFD = ends[1]
-        for n in 0..<slots {
-            let thread = Thread { [self] in slotLoop() }
+        liveSlots = slots
+        for (n, pool) in pools.enumerated() {
+            let thread = Thread { [self] in
+                slotLoop(TaskContext(pool: pool))
+                pool.shutdown()
+                condition.lock()
+                liveSlots -= 1
+                condition.broadcast()
+                condition.unlock()
+            }
             thread.name = "grainsweep-slot-\(n)"
             thread.stackSize = 8 << 20
             thread.start()
@@ -72,11 +100,13 @@ final class SlotPool: @unchecked Sendable {
         return events
     }
 
-    /// Lets slot threads end after their current job (the process usually exits first).
-    func stop() {
+    /// Lets slot threads end after their current job (cancel it first to make that prompt) and,
+    /// with `wait`, waits until they have ended and joined their pools' threads.
+    func stop(wait: Bool = false) {
         condition.lock()
         stopping = true
         condition.broadcast()
+        if wait { while liveSlots > 0 { condition.wait() } }
         condition.unlock()
     }
 
@@ -88,7 +118,7 @@ final class SlotPool: @unchecked Sendable {
         _ = write(wakeWriteFD, &one, 1)  // a full pipe (EAGAIN) already means "wake up"
     }
 
-    private func slotLoop() {
+    private func slotLoop(_ slot: TaskContext) {
         while true {
             condition.lock()
             while jobs.isEmpty && !stopping { condition.wait() }
@@ -98,15 +128,17 @@ final class SlotPool: @unchecked Sendable {
             }
             let job = jobs.removeFirst()
             condition.unlock()
-            post(Self.execute(job, threads: threadsPerSlot) { [self] point in post(.metrics(job.lease, point)) })
+            let context = TaskContext(pool: slot.pool, cancellation: job.cancellation)
+            post(Self.execute(job, context: context) { [self] point in post(.metrics(job.lease, point)) })
         }
     }
 
     /// Runs one job on the calling thread and returns its outcome.
-    static func execute(_ job: Job, threads: Int, onEpoch: (CurvePoint) -> Void) -> SlotEvent {
+    static func execute(_ job: Job, context: TaskContext, onEpoch: (CurvePoint) -> Void) -> SlotEvent {
         let start = monotonicSeconds()
+        if job.cancellation.isCancelled { return .failure(job.lease, TaskCancelled().description) }
         do {
-            let metrics = try job.family.run(job.parameters, threads: threads, onEpoch: onEpoch)
+            let metrics = try job.family.run(job.parameters, context: context, onEpoch: onEpoch)
             return .result(job.lease, wallSeconds: monotonicSeconds() - start, metrics)
         } catch {
             return .failure(job.lease, String(describing: error))

@@ -2,6 +2,7 @@ import ExperimentAPI
 import Foundation
 import Lifecycle
 import Logging
+import Parallelism
 import WireProtocol
 import ZeroMQ
 
@@ -19,9 +20,14 @@ public final class Worker {
     private let logger: Logger
     private let context: ZMQContext
     private let pool: SlotPool
+    /// A pool without threads for instant (no-op) tasks run on the I/O thread.
+    private let inlinePool: ComputePool
 
     /// Leases being run, by task id.
     private var running: [TaskID: LeaseRef] = [:]
+    /// The cancellation of each running lease: set on `cancel`, a coordinator's time limit, or
+    /// shutdown, so that its slot really stops training and takes the next job.
+    private var cancellations: [TaskID: TaskCancellation] = [:]
     /// Outcomes already sent, with their curve points, kept for two minutes (or three liveness
     /// periods if longer; at most 1,024) in case the coordinator did not get them (see type doc).
     private var recent: [TaskID: (ref: LeaseRef, curves: [[UInt8]], message: [UInt8], sentAt: Double)] = [:]
@@ -35,18 +41,23 @@ public final class Worker {
     public private(set) var dropped = 0
     private var sessions = 0
 
+    /// - Throws: ``ComputePoolError`` when the host cannot give the slots' threads (before any
+    ///   connection, so no lease is held), or a ZeroMQ error.
     public init(configuration: WorkerConfiguration, families: [any ExperimentFamily], logger: Logger) throws {
         self.configuration = configuration
         self.families = Dictionary(uniqueKeysWithValues: families.map { ($0.name, $0) })
         self.logger = logger
         heartbeatInterval = Double(configuration.heartbeatIntervalMs) / 1000
         liveness = configuration.liveness
+        pool = try SlotPool(slots: configuration.slots, threadsPerSlot: configuration.threadsPerSlot)
+        inlinePool = try ComputePool(threads: 1)
         context = try ZMQContext()
-        pool = SlotPool(slots: configuration.slots, threadsPerSlot: configuration.threadsPerSlot)
     }
 
     deinit {
-        pool.stop()
+        for c in cancellations.values { c.cancel() }
+        pool.stop(wait: true)
+        inlinePool.shutdown()
         context.shutdown()
     }
 
@@ -141,6 +152,7 @@ public final class Worker {
             }
             if shutdown.requests > 0 {
                 let handedBack = running.count
+                for c in cancellations.values { c.cancel() }
                 send(.goodbye(Goodbye(final: false, reason: "worker stopping (signal); \(handedBack) task(s) handed back")), on: socket)
                 logger.notice("stopping: handed running tasks back", metadata: ["tasks": "\(handedBack)"])
                 return .exit(.stopped)
@@ -195,8 +207,10 @@ public final class Worker {
                     break
                 case .cancel(let ref):
                     if running[ref.taskID] == ref {
+                        // Stop the training too: its slot takes the next job within one step.
                         running[ref.taskID] = nil
                         curveLog[ref.taskID] = nil
+                        cancellations.removeValue(forKey: ref.taskID)?.cancel()
                     }
                     if recent[ref.taskID]?.ref == ref { recent[ref.taskID] = nil }
                 case .reset:
@@ -263,11 +277,12 @@ public final class Worker {
             forward(.failure(ref, "injected failure (--inject-failures)"), on: socket, remember: false)
             return
         }
-        let job = Job(lease: ref, family: family, parameters: parameters)
+        let job = Job(lease: ref, family: family, parameters: parameters, cancellation: TaskCancellation())
         if family.isInstant(parameters) {
             // A no-op: run it here, and don't keep its result for re-sending (re-running is free).
-            forward(SlotPool.execute(job, threads: 1) { _ in }, on: socket, remember: false)
+            forward(SlotPool.execute(job, context: TaskContext(pool: inlinePool)) { _ in }, on: socket, remember: false)
         } else {
+            cancellations[ref.taskID] = job.cancellation
             pool.submit(job)
         }
     }
@@ -280,14 +295,18 @@ public final class Worker {
             _ = try? socket.send([bytes], dontWait: true)
             if remember { curveLog[ref.taskID, default: []].append(bytes) }
         case .result(let ref, let wall, let metrics):
-            guard running.removeValue(forKey: ref.taskID) != nil else { return }
+            guard running[ref.taskID] == ref else { return }
+            running[ref.taskID] = nil
+            cancellations[ref.taskID] = nil
             completed += 1
             let bytes = WireCodec.encode(.result(TaskResult(lease: ref, wallSeconds: wall, metrics: metrics)))
             _ = try? socket.send([bytes], dontWait: true)
             let curves = curveLog.removeValue(forKey: ref.taskID) ?? []
             if remember && recent.count < 1024 { recent[ref.taskID] = (ref, curves, bytes, monotonicSeconds()) }
         case .failure(let ref, let error):
-            guard running.removeValue(forKey: ref.taskID) != nil else { return }
+            guard running[ref.taskID] == ref else { return }
+            running[ref.taskID] = nil
+            cancellations[ref.taskID] = nil
             curveLog[ref.taskID] = nil
             failed += 1
             let bytes = WireCodec.encode(.failure(TaskFailure(lease: ref, error: String(error.prefix(2000)))))

@@ -103,6 +103,7 @@ public final class ZMQSocket {
         case .routingID(let id):
             try setBytes(ZMQ_ROUTING_ID, "ZMQ_ROUTING_ID", id)
         case .routerMandatory(let on): try setInt32(ZMQ_ROUTER_MANDATORY, "ZMQ_ROUTER_MANDATORY", on ? 1 : 0)
+        case .routerHandover(let on): try setInt32(ZMQ_ROUTER_HANDOVER, "ZMQ_ROUTER_HANDOVER", on ? 1 : 0)
         case .immediate(let on): try setInt32(ZMQ_IMMEDIATE, "ZMQ_IMMEDIATE", on ? 1 : 0)
         case .reconnectInterval(let ms): try setInt32(ZMQ_RECONNECT_IVL, "ZMQ_RECONNECT_IVL", ms)
         case .reconnectIntervalMax(let ms): try setInt32(ZMQ_RECONNECT_IVL_MAX, "ZMQ_RECONNECT_IVL_MAX", ms)

@@ -36,6 +36,10 @@ public enum ZMQSocketOption: Sendable, Hashable {
     /// `ZMQ_ROUTER_MANDATORY`: a ROUTER send to an unknown peer fails with `EHOSTUNREACH` instead of
     /// being dropped silently (``ZMQSocket/send(_:dontWait:)`` returns false).
     case routerMandatory(Bool)
+    /// `ZMQ_ROUTER_HANDOVER`: a new connection with the routing id of a connected peer takes that
+    /// id over (the old connection is closed) instead of being refused, so a worker with a fixed
+    /// routing id that reconnects before its old TCP connection has timed out is heard at once.
+    case routerHandover(Bool)
     /// `ZMQ_IMMEDIATE`: queue messages only to completed connections.
     case immediate(Bool)
     /// `ZMQ_RECONNECT_IVL`: first reconnection delay.

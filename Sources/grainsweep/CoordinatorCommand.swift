@@ -3,6 +3,7 @@ import Coordinator
 import Foundation
 import Lifecycle
 import Logging
+import SweepModel
 import ZeroMQ
 
 /// Options of the coordinator shared by `coordinator` and `run`.
@@ -16,8 +17,11 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Missed heartbeat intervals after which a worker is dead and its tasks are handed out again.")
     var liveness: Int = 5
 
-    @Option(name: .customLong("max-attempts"), help: "Attempts per task (failures and dead workers count) before it is quarantined.")
+    @Option(name: .customLong("max-attempts"), help: "Failures of its own (1...100) a task may have before it is quarantined: errors, time limits, and crashes that repeat on another host. Workers lost to partitions or overloaded hosts do not count.")
     var maxAttempts: Int = 3
+
+    @Option(name: .customLong("time-limit"), help: "How long one task may run before it is cancelled and counted as a failure: auto (20x the experiment's cost estimate, at least 10 minutes), none, or a duration such as 90s, 15m, 2h. Overrides the spec's time_limit.")
+    var timeLimit: String?
 
     @Option(name: .customLong("grace-seconds"), help: "On SIGINT/SIGTERM, seconds running tasks get to finish.")
     var graceSeconds: Double = 30
@@ -40,6 +44,9 @@ struct ServeOptions: ParsableArguments {
         guard maxAttempts >= 1 && maxAttempts <= 100 else { throw ValidationError("--max-attempts must be in 1...100") }
         guard graceSeconds >= 0 else { throw ValidationError("--grace-seconds must be >= 0") }
         guard ["auto", "bar", "log"].contains(progressMode) else { throw ValidationError("--progress must be auto, bar or log") }
+        if let timeLimit, TimeLimit(parsing: timeLimit) == nil {
+            throw ValidationError("--time-limit: found '\(timeLimit)', expected auto, none, or a positive duration such as 90s, 15m, 2h")
+        }
     }
 
     func configuration(bind: String) -> CoordinatorConfiguration {
@@ -48,6 +55,7 @@ struct ServeOptions: ParsableArguments {
         c.heartbeatIntervalMs = heartbeatMs
         c.liveness = liveness
         c.maxAttempts = maxAttempts
+        if let timeLimit, let parsed = TimeLimit(parsing: timeLimit) { c.timeLimit = parsed }
         c.gracePeriodSeconds = graceSeconds
         c.retryFailed = retryFailed
         c.progressLogIntervalSeconds = progressInterval

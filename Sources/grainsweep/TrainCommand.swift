@@ -51,14 +51,16 @@ struct TrainCommand: ParsableCommand {
         let start = Date()
         let metrics: [Metric]
         do {
-            metrics = try family.run(parameters, threads: threadCount) { point in
-                guard progress else { return }
-                var json = JSONLine()
-                json.add("phase", .text(point.phase))
-                json.add("epoch", .integer(point.epoch))
-                for m in point.metrics { json.add(m.name, .real(m.value)) }
-                print(json.text)
-                fflush(nil)
+            metrics = try TaskContext.withPool(threads: threadCount) { context in
+                try family.run(parameters, context: context) { point in
+                    guard progress else { return }
+                    var json = JSONLine()
+                    json.add("phase", .text(point.phase))
+                    json.add("epoch", .integer(point.epoch))
+                    for m in point.metrics { json.add(m.name, .real(m.value)) }
+                    print(json.text)
+                    fflush(nil)
+                }
             }
         } catch {
             throw fail("task failed: \(error)")

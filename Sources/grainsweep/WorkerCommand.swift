@@ -81,7 +81,13 @@ struct WorkerCommand: ParsableCommand {
         }
         let shutdown = ShutdownRequest()
         shutdown.installSignalHandlers()
-        let worker = try Worker(configuration: configuration, families: ExperimentCatalog.all, logger: logger)
+        let worker: Worker
+        do {
+            worker = try Worker(configuration: configuration, families: ExperimentCatalog.all, logger: logger)
+        } catch {
+            // Before connecting: no lease is held, so leaving is safe and loses nothing.
+            throw fail("cannot start the worker: \(error)")
+        }
         logger.info("worker starting", metadata: [
             "connect": "\(connect)", "slots": "\(slots)", "threads": "\(configuration.threadsPerSlot)",
             "security": "\(configuration.security == nil ? "none" : "curve")",

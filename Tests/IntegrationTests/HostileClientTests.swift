@@ -60,7 +60,7 @@ final class RawClient {
         try rogue.send(.hello(Hello(host: "rogue", pid: 1, cores: 1, slots: 1, threadsPerSlot: 1, softwareVersion: "test", held: [assignment.lease])))
         try rogue.send(.result(TaskResult(lease: assignment.lease, wallSeconds: 0.1, metrics: [Metric("value", 12345)])))
         try rogue.send(.result(TaskResult(
-            lease: LeaseRef(taskID: TaskID(high: 7, low: 7), attempt: 1), wallSeconds: 0.1, metrics: [Metric("value", 1)])))
+            lease: LeaseRef(taskID: TaskID(high: 7, low: 7), attempt: 1, token: 7), wallSeconds: 0.1, metrics: [Metric("value", 1)])))
         let cancel = try rogue.next(timeout: 5) { if case .cancel = $0 { return true } else { return false } }
         #expect(cancel == .cancel(assignment.lease))
         #expect(c.wait(timeout: 60) == 0, "\(c.stderr)")

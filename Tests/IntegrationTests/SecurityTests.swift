@@ -178,7 +178,7 @@ struct SplitMix {
 func validMessages(_ rng: inout SplitMix) -> [[UInt8]] {
     var out: [[UInt8]] = []
     for _ in 0..<50 {
-        let ref = LeaseRef(taskID: TaskID(high: rng.next(), low: rng.next()), attempt: 1 + rng.below(3))
+        let ref = LeaseRef(taskID: TaskID(high: rng.next(), low: rng.next()), attempt: 1 + rng.below(3), token: rng.next())
         out.append(WireCodec.encode(.hello(Hello(host: "rogue", pid: 7, cores: 2, slots: 1 + rng.below(3), threadsPerSlot: 1, softwareVersion: "x", held: [ref]))))
         out.append(WireCodec.encode(.heartbeat(Heartbeat(held: [ref]))))
         out.append(WireCodec.encode(.result(TaskResult(lease: ref, wallSeconds: 1, metrics: [Metric("value", 1e9)]))))

@@ -23,7 +23,8 @@ struct TestFamily: ExperimentFamily {
             : [ParameterProblem(parameter: "parts", found: String(p.integer("parts")), expected: "a divisor of total (\(p.integer("total")))")]
     }
     func estimatedSeconds(_ p: ParameterSet) -> Double { Double(p.integer("parts")) }
-    func run(_ p: ParameterSet, threads: Int, onEpoch: (CurvePoint) -> Void) throws -> [Metric] { [] }
+    func curveEpochs(_ p: ParameterSet) -> [String: Int] { [:] }
+    func run(_ p: ParameterSet, context: TaskContext, onEpoch: (CurvePoint) -> Void) throws -> [Metric] { [] }
 }
 
 /// The catalog's families plus the test family.

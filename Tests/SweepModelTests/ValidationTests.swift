@@ -245,7 +245,8 @@ import Testing
             var curveMetricNames: [String] { [] }
             func crossCheck(_ p: ParameterSet) -> [ParameterProblem] { _ = p.integer("k"); return [] }
             func estimatedSeconds(_ p: ParameterSet) -> Double { 0 }
-            func run(_ p: ParameterSet, threads: Int, onEpoch: (CurvePoint) -> Void) throws -> [Metric] { [] }
+            func curveEpochs(_ p: ParameterSet) -> [String: Int] { [:] }
+            func run(_ p: ParameterSet, context: TaskContext, onEpoch: (CurvePoint) -> Void) throws -> [Metric] { [] }
         }
         do {
             _ = try SweepLoader.load(text: "name: t\nexperiment: bad\n", path: "b.yaml", families: ["bad": BadDefault()])

@@ -1,3 +1,4 @@
+import Parallelism
 import Testing
 @testable import TrainingCore
 
@@ -5,11 +6,14 @@ import Testing
 /// single patch), d=7 (one 4-coordinate block and 3 single ones), 8 filters padded to 16, and a
 /// batch of 20 (a full chunk of 16 and a partial one). Larger init, a bias and s != 1 keep
 /// pre-activations away from the ReLU kink so that central differences are accurate.
-private struct Fixture {
+private final class Fixture {
     let config: HierarchyConfig
     let set: SampleSet
+    let pool: ComputePool
     let engine: ConvEngine
     let indices: [Int32]
+
+    deinit { pool.shutdown() }
 
     init(threads: Int = 2) {
         var c = HierarchyConfig()
@@ -20,7 +24,8 @@ private struct Fixture {
         let dictionary = FeatureDictionary(dim: c.dim, superclasses: c.superclasses, subclasses: c.subclasses, seed: c.seed)
         let labels = LabelMap(superclasses: 2, subclasses: 2, granularity: 2, alignment: .aligned, seed: c.seed)
         set = SampleSet(count: 20, hardFraction: 0.2, stream: .pretrainSet, config: c, dictionary: dictionary, labels: labels)
-        engine = ConvEngine(config: c, maxBatch: 20, threads: threads)
+        pool = try! ComputePool(threads: threads)
+        engine = ConvEngine(config: c, maxBatch: 20, pool: pool)
         engine.initialiseWeights(initScale: c.initScale, seed: c.seed)
         indices = (0..<20).map { Int32($0) }
     }

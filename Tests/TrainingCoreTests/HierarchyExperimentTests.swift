@@ -64,14 +64,14 @@ func badCombinationsAreReported(given: [String: ParameterValue], parameter: Stri
         "epochs": .integer(2), "finetune_epochs": .integer(2), "seed": .integer(9),
     ]).get()
     var curve: [CurvePoint] = []
-    let metrics = try family.run(set, threads: 1) { curve.append($0) }
+    let metrics = try TaskContext.withPool(threads: 1) { ctx in try family.run(set, context: ctx) { curve.append($0) } }
     #expect(metrics.map(\.name) == family.resultMetricNames)
     #expect(curve.map(\.phase) == ["pretrain", "pretrain", "finetune", "finetune"])
     #expect(curve.allSatisfy { $0.metrics.map(\.name) == family.curveMetricNames })
     let steps: Double? = metrics.first { $0.name == "steps" }?.value
     #expect(steps == Double(2 * 3 + 2 * 1))
     var curve3: [CurvePoint] = []
-    let metrics3 = try family.run(set, threads: 3) { curve3.append($0) }
+    let metrics3 = try TaskContext.withPool(threads: 3) { ctx in try family.run(set, context: ctx) { curve3.append($0) } }
     #expect(metrics3 == metrics)
     #expect(curve3 == curve)
 }

@@ -156,7 +156,7 @@ private func ulpError(_ value: Float, _ reference: Double) -> Double {
 /// functions of the source (no libm, fixed arithmetic order), so they must match on every host, with
 /// any `-target-cpu` and thread count. A change here means the generated data or training changed:
 /// only update the constants for an intended change of the computation, and say so in the commit.
-@Test func pinnedBitsAreHostIndependent() {
+@Test func pinnedBitsAreHostIndependent() throws {
     var rng = CounterRandom(seed: 123, stream: .pretrainSet, index: 7)
     var h: UInt64 = 0
     for _ in 0..<1000 { h = CounterRandom.mix(h ^ rng.gaussian().bitPattern) }
@@ -166,7 +166,7 @@ private func ulpError(_ value: Float, _ reference: Double) -> Double {
     c.subclasses = 4; c.granularity = 4; c.dim = 16; c.patches = 6; c.width = 4
     c.trainSamples = 300; c.finetuneSamples = 100; c.testSamples = 100
     c.epochs = 2; c.finetuneEpochs = 2; c.seed = 11
-    let r = runHierarchyTask(c, threads: 2)
+    let r = try runHierarchyTask(c, threads: 2)
     var t: UInt64 = 0
     for v in [r.easyAccuracy, r.hardAccuracy, r.pretrainAccuracy, r.commonAlignment, r.fineAlignment, r.pretrainLoss, r.finetuneLoss] {
         t = CounterRandom.mix(t ^ v.bitPattern)

@@ -21,7 +21,7 @@ import Testing
 
     @Test func nanAndInfinityMetricsSurviveBitExact() throws {
         let payloadNaN = Double(bitPattern: 0x7FF8_0000_0000_1234)
-        let m = Message.result(TaskResult(lease: LeaseRef(taskID: TaskID(high: 1, low: 2), attempt: 0), wallSeconds: 1,
+        let m = Message.result(TaskResult(lease: LeaseRef(taskID: TaskID(high: 1, low: 2), attempt: 0, token: 0), wallSeconds: 1,
                                           metrics: [Metric("loss", payloadNaN), Metric("acc", -.infinity)]))
         guard case .result(let r) = try WireCodec.decode(WireCodec.encode(m)) else { Issue.record("wrong type"); return }
         #expect(r.metrics[0].value.bitPattern == payloadNaN.bitPattern)
@@ -31,13 +31,14 @@ import Testing
     /// The layout, byte by byte, as docs/PROTOCOL.md shows it: other-language workers depend on it.
     @Test func goldenTaskBytes() throws {
         let task = Message.task(TaskAssignment(
-            lease: LeaseRef(taskID: TaskID(hex: "0123456789abcdeffedcba9876543210")!, attempt: 2),
+            lease: LeaseRef(taskID: TaskID(hex: "0123456789abcdeffedcba9876543210")!, attempt: 2, token: 0x0807_0605_0403_0201),
             experiment: "sleep",
             parameters: [("epochs", .integer(3)), ("fail", .text("never")), ("sleep_ms", .real(1.5))]))
         let expected: [UInt8] = [
-            0x47, 0x53, 0x01, 0x03,  // "GS", version 1, type 3 (task)
+            0x47, 0x53, 0x02, 0x03,  // "GS", version 2, type 3 (task)
             0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF, 0xFE, 0xDC, 0xBA, 0x98, 0x76, 0x54, 0x32, 0x10,  // task id
             0x02, 0x00,  // attempt 2
+            0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,  // token 0x0807060504030201
             0x05, 0x00, 0x73, 0x6C, 0x65, 0x65, 0x70,  // "sleep"
             0x03, 0x00,  // 3 parameters
             0x06, 0x00, 0x65, 0x70, 0x6F, 0x63, 0x68, 0x73, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0,  // epochs = integer 3
@@ -47,20 +48,21 @@ import Testing
         #expect(WireCodec.encode(task) == expected)
         #expect(try WireCodec.decode(expected) == task)
 
-        #expect(WireCodec.encode(.reset) == [0x47, 0x53, 0x01, 0x09])
+        #expect(WireCodec.encode(.reset) == [0x47, 0x53, 0x02, 0x09])
         #expect(WireCodec.encode(.goodbye(Goodbye(final: true, reason: "done")))
-                == [0x47, 0x53, 0x01, 0x08, 0x01, 0x04, 0x00, 0x64, 0x6F, 0x6E, 0x65])
+                == [0x47, 0x53, 0x02, 0x08, 0x01, 0x04, 0x00, 0x64, 0x6F, 0x6E, 0x65])
         #expect(WireCodec.encode(.welcome(Welcome(heartbeatIntervalMs: 1000, liveness: 3, sweepName: "s")))
-                == [0x47, 0x53, 0x01, 0x02, 0xE8, 0x03, 0, 0, 0x03, 0x00, 0x01, 0x00, 0x73])
+                == [0x47, 0x53, 0x02, 0x02, 0xE8, 0x03, 0, 0, 0x03, 0x00, 0x01, 0x00, 0x73])
     }
 
     // MARK: Each decode error
 
-    static let lease = LeaseRef(taskID: TaskID(high: 7, low: 9), attempt: 1)
+    static let lease = LeaseRef(taskID: TaskID(high: 7, low: 9), attempt: 1, token: 42)
     static func taskBytes(_ parameters: [(name: String, value: ParameterValue)], experiment: String = "sleep") -> [UInt8] {
         // Built by hand so that invalid content can be encoded.
-        var b: [UInt8] = [0x47, 0x53, 1, 3]
+        var b: [UInt8] = [0x47, 0x53, 2, 3]
         b += [UInt8](repeating: 0, count: 7) + [7] + [UInt8](repeating: 0, count: 7) + [9] + [1, 0]
+        b += [42, 0, 0, 0, 0, 0, 0, 0]  // token
         func str(_ s: String) { b += [UInt8(s.utf8.count & 0xFF), UInt8(s.utf8.count >> 8)] + Array(s.utf8) }
         str(experiment)
         b += [UInt8(parameters.count), 0]
@@ -82,14 +84,15 @@ import Testing
     @Test func headerErrors() {
         expectError(.truncated, [])
         expectError(.truncated, [0x47])
-        expectError(.badMagic, [0x47, 0x54, 1, 3])
+        expectError(.badMagic, [0x47, 0x54, 2, 3])
         expectError(.badMagic, [0, 0])
-        expectError(.truncated, [0x47, 0x53, 1])
-        expectError(.badVersion(2), [0x47, 0x53, 2, 3])
-        expectError(.unknownType(0), [0x47, 0x53, 1, 0])
-        expectError(.unknownType(11), [0x47, 0x53, 1, 11])
-        expectError(.trailingBytes, [0x47, 0x53, 1, 9, 0])
-        expectError(.tooLarge(WireLimits.maxMessageBytes + 1), [0x47, 0x53, 1, 9] + [UInt8](repeating: 0, count: WireLimits.maxMessageBytes - 3))
+        expectError(.truncated, [0x47, 0x53, 2])
+        expectError(.badVersion(1), [0x47, 0x53, 1, 3])
+        expectError(.badVersion(3), [0x47, 0x53, 3, 3])
+        expectError(.unknownType(0), [0x47, 0x53, 2, 0])
+        expectError(.unknownType(11), [0x47, 0x53, 2, 11])
+        expectError(.trailingBytes, [0x47, 0x53, 2, 9, 0])
+        expectError(.tooLarge(WireLimits.maxMessageBytes + 1), [0x47, 0x53, 2, 9] + [UInt8](repeating: 0, count: WireLimits.maxMessageBytes - 3))
     }
 
     @Test func taskErrors() {
@@ -124,8 +127,8 @@ import Testing
     }
 
     @Test func otherMessageErrors() {
-        let header: [UInt8] = [0x47, 0x53, 1]
-        let leaseBytes = [UInt8](repeating: 1, count: 18)
+        let header: [UInt8] = [0x47, 0x53, 2]
+        let leaseBytes = [UInt8](repeating: 1, count: WireLimits.leaseBytes)
         expectError(.invalid("final flag"), header + [8, 2, 0, 0])
         expectError(.invalid("heartbeat interval"), header + [2, 0, 0, 0, 0, 1, 0, 0, 0])
         expectError(.invalid("liveness"), header + [2, 1, 0, 0, 0, 0, 0, 0, 0])
@@ -166,8 +169,8 @@ import Testing
         rejects(.task(TaskAssignment(lease: l, experiment: "x", parameters: [("a", .real(.nan))])))
         rejects(.task(TaskAssignment(lease: l, experiment: "Bad Name", parameters: [])))
         rejects(.task(TaskAssignment(lease: l, experiment: "x", parameters: [("a", .text(String(repeating: "x", count: 1025)))])))
-        rejects(.task(TaskAssignment(lease: LeaseRef(taskID: l.taskID, attempt: 70_000), experiment: "x", parameters: [])))
-        rejects(.task(TaskAssignment(lease: LeaseRef(taskID: l.taskID, attempt: -1), experiment: "x", parameters: [])))
+        rejects(.task(TaskAssignment(lease: LeaseRef(taskID: l.taskID, attempt: 70_000, token: 1), experiment: "x", parameters: [])))
+        rejects(.task(TaskAssignment(lease: LeaseRef(taskID: l.taskID, attempt: -1, token: 1), experiment: "x", parameters: [])))
         rejects(.result(TaskResult(lease: l, wallSeconds: .nan, metrics: [])))
         rejects(.result(TaskResult(lease: l, wallSeconds: 1, metrics: [Metric("a", 1), Metric("a", 2)])))
         rejects(.heartbeat(Heartbeat(held: Array(repeating: l, count: WireLimits.maxHeldLeases + 1))))

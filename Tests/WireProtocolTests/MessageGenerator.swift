@@ -46,7 +46,7 @@ struct MessageGenerator {
 
     mutating func lease() -> LeaseRef {
         LeaseRef(taskID: TaskID(high: rng.next(), low: rng.next()),
-                 attempt: chance(0.1) ? WireLimits.maxAttempt : int(0...5))
+                 attempt: chance(0.1) ? WireLimits.maxAttempt : int(0...5), token: rng.next())
     }
 
     mutating func leases(max: Int) -> [LeaseRef] { (0..<int(0...max)).map { _ in lease() } }

@@ -82,7 +82,7 @@ case "step":
         c.superclasses = 2; c.subclasses = 8; c.granularity = 8; c.dim = 64; c.patches = 8
         c.width = 16; c.batchSize = 128
     }
-    let step = PretrainStep(config: c, threads: threads)
+    let step = try PretrainStep(config: c, threads: threads)
     step.run(steps: 20)  // warm-up
     var rates: [Double] = []
     for run in 1...runs {
@@ -110,7 +110,7 @@ case "task":
     for a in args.dropFirst() where a.contains("=") { apply(a, to: &c) }
     let quiet = args.contains("--quiet")
     let t0 = now(), c0 = cpuTime()
-    let r = runHierarchyTask(c, threads: threads) { e in
+    let r = try runHierarchyTask(c, threads: threads) { e in
         if !quiet {
             print("\(e.phase.rawValue) \(e.epoch) loss=\(e.loss) train=\(e.trainAccuracy) easy=\(e.easyAccuracy) hard=\(e.hardAccuracy) calign=\(e.commonAlignment) falign=\(e.fineAlignment)")
         }
@@ -122,7 +122,7 @@ case "pool":
     // The pool alone on a step-shaped job (8 chunks of fixed arithmetic, then 8 short ones).
     for run in 1...Int(option("--runs", args) ?? "5")! {
         let t0 = now(), c0 = cpuTime()
-        let us = measurePoolJob(threads: threads) * 1e6
+        let us = try measurePoolJob(threads: threads) * 1e6
         print("pool run=\(run) threads=\(threads) us_per_job=\(us) cpu_per_wall=\(((cpuTime() - c0) / (now() - t0) * 100).rounded() / 100)")
     }
 default:

@@ -4,6 +4,13 @@ import Synchronization
 /// A small pool of threads that run the chunks of one job: every thread, the caller included,
 /// takes the next chunk index from a shared counter until none is left.
 ///
+/// Ownership is explicit: whoever creates a pool owns its threads and must call ``shutdown()``
+/// once, which joins them. A pool holds no job once ``run(count:_:then:_:)`` returns, so the
+/// closures of a job (and whatever they capture, e.g. a network's buffers) are released as soon
+/// as the job ends: nothing the pool runs can keep itself or its owner alive. A worker slot
+/// creates one pool when it starts and lends it to every task it runs (issue 18: a pool per task
+/// whose last job captured its engine leaked both, one thread per task).
+///
 /// Why not `DispatchQueue.concurrentPerform`: a pool whose threads may take any chunk and that
 /// spins briefly before sleeping was about 1.3x faster on this step (SCIENCE.md). Why not a pure
 /// spin barrier: it collapses when another process holds the other core, so idle workers spin
@@ -11,7 +18,7 @@ import Synchronization
 ///
 /// Which thread runs which chunk varies from run to run; callers make results independent of it
 /// by writing each chunk's output to its own slot and reducing slots in a fixed order.
-final class WorkerPool: @unchecked Sendable {
+public final class ComputePool: @unchecked Sendable {
     // @unchecked Sendable: `job` is written only by the caller under `mutex` before the
     // generation is published and read by workers under `mutex` after they observe it; every
     // other shared field is an Atomic.
@@ -62,43 +69,58 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     /// The number of threads that run a job, the caller included.
-    let threads: Int
+    public let threads: Int
     private var workers: [pthread_t] = []
     private let generation = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var job: Job?
+    private var isShutDown = false
 
     /// Starts `threads - 1` worker threads (none for 1).
-    init(threads: Int) {
+    /// - Throws: ``ComputePoolError`` when the system refuses a thread; the threads already
+    ///   started are stopped and joined first, so a failed pool leaves nothing behind.
+    public init(threads: Int) throws(ComputePoolError) {
         self.threads = max(1, threads)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
         for w in 1..<self.threads {
-            let context = Unmanaged.passRetained(WorkerContext(pool: self, worker: w)).toOpaque()
+            let context = Unmanaged.passRetained(WorkerContext(pool: self, worker: w))
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { raw in
                 let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
                 context.pool.workerLoop(worker: context.worker)
                 return nil
-            }, context)
-            precondition(rc == 0, "pthread_create failed: \(rc)")
+            }, context.toOpaque())
+            guard rc == 0 else {
+                context.release()
+                shutdown()
+                throw ComputePoolError(threads: self.threads, started: w, code: rc)
+            }
             workers.append(thread)
         }
     }
 
+    /// The pool's threads run until ``shutdown()``; dropping the last reference without it is a
+    /// programming error (the threads would outlive the pool), caught here in debug builds.
+    deinit {
+        assert(isShutDown, "ComputePool released without shutdown()")
+    }
+
     private final class WorkerContext {
-        unowned(unsafe) let pool: WorkerPool
+        unowned(unsafe) let pool: ComputePool
         let worker: Int
-        init(pool: WorkerPool, worker: Int) {
+        init(pool: ComputePool, worker: Int) {
             self.pool = pool
             self.worker = worker
         }
     }
 
     /// Stops and joins the workers. Must be called once, by the owner, when no job runs.
-    func shutdown() {
+    public func shutdown() {
+        precondition(!isShutDown, "ComputePool.shutdown() called twice")
+        isShutDown = true
         pthread_mutex_lock(mutex)
         stopping.store(true, ordering: .releasing)
         pthread_cond_broadcast(condition)
@@ -113,14 +135,14 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Runs `body(chunk, worker)` for every chunk in 0..<count and returns when all are done.
     /// `worker` is in 0..<threads and no two concurrent calls share one (for scratch buffers).
-    func run(count: Int, _ body: @escaping @Sendable (_ chunk: Int, _ worker: Int) -> Void) {
+    public func run(count: Int, _ body: @escaping @Sendable (_ chunk: Int, _ worker: Int) -> Void) {
         run(count: count, body, then: 0, nil)
     }
 
     /// Runs `body` for every chunk in 0..<count, then `body2` for every chunk in 0..<count2, and
     /// returns when all are done: two barrier-separated phases published to the workers once
     /// (one wake-up per job instead of two), e.g. a step's chunks, then its reduction.
-    func run(count: Int, _ body: @escaping @Sendable (_ chunk: Int, _ worker: Int) -> Void,
+    public func run(count: Int, _ body: @escaping @Sendable (_ chunk: Int, _ worker: Int) -> Void,
              then count2: Int, _ body2: (@Sendable (_ chunk: Int, _ worker: Int) -> Void)?) {
         if count == 0 && (count2 == 0 || body2 == nil) { return }
         if threads == 1 || (count <= 1 && count2 <= 1) {
@@ -140,6 +162,11 @@ final class WorkerPool: @unchecked Sendable {
             spins += 1
             if spins > 64 { sched_yield() }
         }
+        // Forget the job: its closures capture the caller's state, which must not live on in the
+        // pool (a worker that wakes late for this generation finds no job, or an exhausted one).
+        pthread_mutex_lock(mutex)
+        if self.job === job { self.job = nil }
+        pthread_mutex_unlock(mutex)
     }
 
     private func workerLoop(worker: Int) {
@@ -163,5 +190,18 @@ final class WorkerPool: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
             current?.work(worker: worker)
         }
+    }
+}
+
+/// The system refused a pool's thread (e.g. the process or user reached its thread limit).
+public struct ComputePoolError: Error, CustomStringConvertible {
+    /// Threads asked for, the caller's included.
+    public let threads: Int
+    /// Threads that had started (the caller's included) when creation failed.
+    public let started: Int
+    /// pthread_create's error code (EAGAIN: a thread or memory limit).
+    public let code: Int32
+    public var description: String {
+        "cannot start a pool of \(threads) threads: pthread_create failed with \(String(cString: strerror(code))) (code \(code)) after \(started); check `ulimit -u` and the memory limit"
     }
 }
