@@ -77,10 +77,10 @@ extension AppendOnlyCSV {
     /// reading `chunkSize` bytes at a time.
     ///
     /// A record ends at a newline outside quotes (RFC 4180: a quoted field may hold commas, quotes
-    /// and newlines); the last record may lack its newline. Each record is parsed by CSV.swift, as
-    /// ``readRows(path:)`` parses a whole file; a record it reads as more than one row (a bare CR
-    /// outside quotes, which ``CSVField`` never writes) is passed as no fields (`[]`), so that
-    /// callers checking the field count skip it.
+    /// and newlines); the last record may lack its newline. Each record is parsed as CSV.swift
+    /// parses it (``readRows(path:)`` parses a whole file with it); a record it reads as more than
+    /// one row (a bare CR outside quotes, which ``CSVField`` never writes) is passed as no fields
+    /// (`[]`), so that callers checking the field count skip it.
     ///
     /// - Parameters:
     ///   - path: the file.
@@ -142,7 +142,14 @@ extension AppendOnlyCSV {
     }
 
     /// The fields of one record (CSV.swift), or `[]` if it reads as more than one row.
+    ///
+    /// A record without quotes and CRs (nearly every row grainsweep writes) is split at its commas
+    /// directly, which is what CSV.swift makes of it, several times faster.
     private static func parseRecord(_ bytes: ArraySlice<UInt8>) -> [String] {
+        if !bytes.contains(where: { $0 == UInt8(ascii: "\"") || $0 == 13 }) {
+            let line = bytes.last == 10 ? bytes.dropLast() : bytes
+            return line.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        }
         guard let reader = try? CSVReader(string: String(decoding: bytes, as: UTF8.self), hasHeaderRow: false),
             let row = reader.next()
         else { return [] }

@@ -3,9 +3,9 @@ import Testing
 @testable import Results
 
 @Suite struct AppendOnlyCSVStreamingTests {
-    /// Records with quoted commas, escaped quotes, quoted newlines (LF and CRLF), an empty field
-    /// and a CRLF line end.
-    static let text = "a,b,c\n1,\"x,y\",z\n2,\"say \"\"hi\"\"\",\"two\nlines\"\n3,,\"crlf\r\ninside\"\r\n4,\"\",last\n"
+    /// Records with quoted commas, escaped quotes, quoted newlines (LF and CRLF), empty fields, a
+    /// CRLF line end, a blank line and non-ASCII text.
+    static let text = "a,b,c\n1,\"x,y\",z\n2,\"say \"\"hi\"\"\",\"two\nlines\"\n3,,\"crlf\r\ninside\"\r\n4,\"\",last\n5,,\n\n6,é,ü\n"
 
     func write(_ text: String) throws -> String {
         let path = temporaryDirectory() + "/t.csv"
@@ -40,6 +40,12 @@ import Testing
         #expect(open.map(\.fields) == [["a", "b"], ["1", "x"], ["2", "open quote\nto the end"]])
     }
 
+    @Test func aRecordCSVSwiftReadsAsTwoRowsHasNoFields() throws {
+        let streamed = try records(try write("a,b\n1,x\r2,y\n3,z\n"), chunkSize: 4)
+        #expect(streamed.map(\.fields) == [["a", "b"], [], ["3", "z"]])
+        #expect(streamed[1].bytes == "1,x\r2,y\n")
+    }
+
     @Test func emptyFileHasNoRecords() throws {
         #expect(try records(try write(""), chunkSize: 4).isEmpty)
         #expect(throws: ResultsError.self) { try records("/nonexistent/grainsweep/t.csv", chunkSize: 4) }
@@ -50,11 +56,11 @@ import Testing
         let file = try AppendOnlyCSV(path: path, header: ["a", "b", "c"])
         let removed = try file.removeRows(chunkSize: 5) { $0.first == "2" || $0.first == "4" }
         #expect(removed == 2)
-        #expect(contents(path) == "a,b,c\n1,\"x,y\",z\n3,,\"crlf\r\ninside\"\r\n")
+        #expect(contents(path) == "a,b,c\n1,\"x,y\",z\n3,,\"crlf\r\ninside\"\r\n5,,\n\n6,é,ü\n")
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
-        file.append(["5", "after", "rewrite"])  // appends go to the new file
+        file.append(["7", "after", "rewrite"])  // appends go to the new file
         try file.commit()
-        #expect(contents(path).hasSuffix("inside\"\r\n5,after,rewrite\n"))
+        #expect(contents(path).hasSuffix("6,é,ü\n7,after,rewrite\n"))
     }
 
     @Test func removingNothingLeavesTheFileAlone() throws {
