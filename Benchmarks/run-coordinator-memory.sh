@@ -20,10 +20,11 @@ shift || true
 EPOCHS=("$@")
 [ ${#EPOCHS[@]} -gt 0 ] || EPOCHS=(100 800)
 SCRATCH=${SCRATCH:-.build-results-rel}
-swift build -c release --scratch-path "$SCRATCH" --product grainsweep >/dev/null
-BIN=$SCRATCH/release/grainsweep
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$TMP"' EXIT
+swift build -c release --scratch-path "$SCRATCH" --product grainsweep >"$TMP/build.log" 2>&1 \
+  || { echo "release build failed:" >&2; tail -30 "$TMP/build.log" >&2; exit 1; }
+BIN=$SCRATCH/release/grainsweep
 
 # Kilobytes of "Maximum resident set size" in a /usr/bin/time -v report.
 peak_kb() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
