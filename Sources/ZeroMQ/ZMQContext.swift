@@ -26,26 +26,50 @@ public final class ZMQContext: @unchecked Sendable {
 
     /// Creates a context (the corresponding C function is `zmq_ctx_new`).
     ///
-    /// - Parameter ioThreads: libzmq's I/O thread count (`ZMQ_IO_THREADS`, default 1; one thread
-    ///   handles about a gigabyte per second).
-    /// - Throws: ``ZMQError`` if libzmq cannot create one (e.g. `EMFILE`).
-    public init(ioThreads: Int = 1) throws(ZMQError) {
+    /// - Parameters:
+    ///   - ioThreads: libzmq's I/O thread count (`ZMQ_IO_THREADS`, default 1; one thread
+    ///     handles about a gigabyte per second).
+    ///   - maxSockets: the most sockets the context may hold at once (`ZMQ_MAX_SOCKETS`; nil keeps
+    ///     libzmq's default of 1,023). A process simulating thousands of workers, one socket
+    ///     each, needs more; libzmq caps it at ``socketLimit``, and each socket also costs two file
+    ///     descriptors (its mailbox and its connection), so `RLIMIT_NOFILE` must allow them too.
+    /// - Throws: ``ZMQError`` if libzmq cannot create one (e.g. `EMFILE`), or `EINVAL` for an
+    ///   option out of range.
+    public init(ioThreads: Int = 1, maxSockets: Int? = nil) throws(ZMQError) {
         guard let h = zmq_ctx_new() else {
             throw ZMQError(code: zmq_errno(), operation: "zmq_ctx_new")
         }
         handle = h
-        if ioThreads != 1 {
-            guard let n = Int32(exactly: ioThreads), n >= 0 else {
-                _ = zmq_ctx_term(h)
-                throw ZMQError(code: EINVAL, operation: "zmq_ctx_set ZMQ_IO_THREADS", detail: "\(ioThreads)")
-            }
-            do {
-                _ = try zmqCall("zmq_ctx_set ZMQ_IO_THREADS") { zmq_ctx_set(h, ZMQ_IO_THREADS, n) }
-            } catch {
-                _ = zmq_ctx_term(h)
-                throw error
-            }
+        do {
+            // Both must be set before the first socket is created (libzmq sizes its tables then).
+            if ioThreads != 1 { try Self.set(h, ZMQ_IO_THREADS, "ZMQ_IO_THREADS", ioThreads, minimum: 0) }
+            if let maxSockets { try Self.set(h, ZMQ_MAX_SOCKETS, "ZMQ_MAX_SOCKETS", maxSockets, minimum: 1) }
+        } catch {
+            _ = zmq_ctx_term(h)
+            throw error
         }
+    }
+
+    private static func set(
+        _ h: UnsafeMutableRawPointer, _ option: Int32, _ name: String, _ value: Int, minimum: Int32
+    ) throws(ZMQError) {
+        guard let n = Int32(exactly: value), n >= minimum else {
+            throw ZMQError(code: EINVAL, operation: "zmq_ctx_set \(name)", detail: "\(value)")
+        }
+        _ = try zmqCall("zmq_ctx_set \(name)") { zmq_ctx_set(h, option, n) }
+    }
+
+    /// The most sockets this context may hold at once (`ZMQ_MAX_SOCKETS`, read with `zmq_ctx_get`).
+    public var maxSockets: Int { Int(zmq_ctx_get(handle, ZMQ_MAX_SOCKETS)) }
+
+    /// The largest ``maxSockets`` this libzmq accepts (`ZMQ_SOCKET_LIMIT`).
+    public var socketLimit: Int { Int(zmq_ctx_get(handle, ZMQ_SOCKET_LIMIT)) }
+
+    /// Calls `body` with the raw `void *` context, for code of this package that must reach libzmq
+    /// directly (e.g. sockets watched through `ZMQ_FD` in an epoll set). `body` must not terminate
+    /// the context, and sockets it creates must be closed before the last reference to `self` goes.
+    package func withUnsafeHandle<R, E: Error>(_ body: (UnsafeMutableRawPointer) throws(E) -> R) throws(E) -> R {
+        try body(handle)
     }
 
     /// Shuts the context down without waiting (the corresponding C function is `zmq_ctx_shutdown`):
