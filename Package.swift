@@ -59,6 +59,8 @@ let package = Package(
         .target(name: "WireProtocol", dependencies: ["ExperimentAPI"], swiftSettings: strict),
         // The coordinator's lease logic as a pure state machine (no sockets, files or clock).
         .target(name: "Leasing", dependencies: ["ExperimentAPI", "WireProtocol"], swiftSettings: strict),
+        // A seeded simulation of the lease state machine with thousands of workers and faults.
+        .target(name: "LeaseSimulation", dependencies: ["Leasing", "ExperimentAPI", "WireProtocol"], swiftSettings: strict),
         // Durable CSV results and curves.
         .target(
             name: "Results", dependencies: ["ExperimentAPI", .product(name: "CSV", package: "CSV.swift")],
@@ -83,7 +85,7 @@ let package = Package(
             name: "grainsweep",
             dependencies: [
                 "ExperimentAPI", "Experiments", "SweepModel", "Coordinator", "Worker", "Results", "Report", "ZeroMQ",
-                "Lifecycle", "WireProtocol",
+                "Lifecycle", "WireProtocol", "LeaseSimulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
@@ -99,6 +101,9 @@ let package = Package(
         .testTarget(
             name: "CoordinatorTests",
             dependencies: ["Coordinator", "Worker", "Experiments", "SweepModel", "WireProtocol", "ZeroMQ", "ExperimentAPI", "Leasing"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "LeasingTests", dependencies: ["Leasing", "LeaseSimulation", "ExperimentAPI", "WireProtocol"],
             swiftSettings: strict),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Results"], swiftSettings: strict),
         // Real processes: builds and runs the grainsweep executable.

@@ -118,6 +118,15 @@ public final class Coordinator {
             throw CoordinatorError("cannot bind \(configuration.bind): \(error)")
         }
         endpoint = (try? socket.lastEndpoint()) ?? configuration.bind
+        // One descriptor per connected worker: raise the soft limit as far as the hard one allows
+        // and say how many workers that holds (libzmq refuses connections beyond it).
+        let files = raiseOpenFileLimit()
+        let capacity = files.soft > 1_000_000 ? "1,000,000+" : "\(max(0, Int(files.soft) - 64))"
+        if files.soft < 4_096 {
+            logger.warning("this coordinator can hold about \(capacity) workers: \(files); raise the hard limit (ulimit -Hn, or LimitNOFILE= in a systemd unit) to serve more", metadata: [:])
+        } else {
+            logger.debug("open-file limit", metadata: ["limit": "\(files)", "workers.max": "\(capacity)"])
+        }
         if configuration.security == nil && !Self.isLocal(configuration.bind) {
             logger.warning("INSECURE: serving plain TCP on a network address; anyone who reaches \(endpoint) can take tasks and submit results")
         }

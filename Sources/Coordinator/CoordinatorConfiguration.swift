@@ -90,6 +90,14 @@ public struct CoordinatorSummary: Sendable, CustomStringConvertible {
             s += "; dropped messages: \(c.malformed) malformed, \(c.unknownPeer) from unknown peers, \(c.rejected) without a lease, \(c.stale) stale results"
         }
         if c.unexpected + c.badResults > 0 { s += "; \(c.unexpected) unexpected, \(c.badResults) with wrong metric names" }
+        if c.wrongVersion + c.refusedHellos + c.forgedClaims + c.badCurvePoints > 0 {
+            s += "; \(c.wrongVersion) of another protocol version, \(c.refusedHellos) refused hellos, "
+                + "\(c.forgedClaims) claims of leases never issued, \(c.badCurvePoints) curve points outside their task"
+        }
+        if c.adoptedLeases + c.timedOutLeases + c.massDeaths + c.stalls > 0 {
+            s += "; leases: \(c.adoptedLeases) adopted, \(c.timedOutLeases) past their time limit; "
+                + "\(c.massDeaths) workers lost in mass events (uncharged), \(c.stalls) coordinator stalls"
+        }
         if c.deniedConnections > 0 { s += "; \(c.deniedConnections) connections denied by CURVE" }
         return s
     }

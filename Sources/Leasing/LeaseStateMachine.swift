@@ -59,7 +59,6 @@ public final class LeaseStateMachine {
         var deadline: Double?
         var confirmed: Bool
         var epochs: [String: Int]
-        var curvesSeen: Set<CurveKey> = []
     }
 
     private struct WorkerState {
@@ -76,10 +75,18 @@ public final class LeaseStateMachine {
     }
 
     private var leases: [TaskID: Lease] = [:]
+    /// Curve points written in this session for tasks not finished yet, by task: a lease released
+    /// and adopted again (its worker still ran it) sends them again and must not write them twice.
+    private var curvesWritten: [TaskID: Set<CurveKey>] = [:]
     private var workers: [PeerID: WorkerState] = [:]
     /// Workers with credit, so dispatch does not scan every worker.
     private var hungry: Set<PeerID> = []
     private var recentDeaths: [Double] = []
+    /// Unknown peers sent a reset since the last heartbeat tick (cleared every interval).
+    private var resetThisInterval: Set<PeerID> = []
+    /// Isolated deaths by worker identity (host:pid): the tasks lost and whether each was charged.
+    private var deaths: [String: (tasks: [(Int32, Bool)], unused: Int)] = [:]
+    private var deathOrder: [String] = []
     private var lastTick: Double?
     private var nextHeartbeat = -Double.infinity
 
@@ -166,7 +173,9 @@ public final class LeaseStateMachine {
         }
         guard workers[peer] != nil else {
             counters.unknownPeer += 1
-            send(.reset, to: peer)
+            // One reset per peer per heartbeat interval: a worker whose queued messages arrive
+            // after we forgot it would otherwise answer each reset with a hello.
+            if resetThisInterval.insert(peer).inserted { send(.reset, to: peer) }
             return
         }
         workers[peer]!.lastSeen = now
@@ -218,6 +227,7 @@ public final class LeaseStateMachine {
         lastTick = now
         guard now >= nextHeartbeat else { return }
         nextHeartbeat = now + rules.heartbeatInterval
+        resetThisInterval.removeAll(keepingCapacity: resetThisInterval.count < 4_096)
         expireTimeLimits(now: now)
         reap(now: now)
     }
@@ -270,11 +280,26 @@ public final class LeaseStateMachine {
                     "worker": worker.label, "silent.seconds": format(now - worker.lastSeen), "leases.requeued": "\(worker.leases.count)",
                 ])
             }
+            var evidence: [(Int32, Bool)] = []
             for id in worker.leases {
                 guard let lease = leases[id] else { continue }
-                lost(lease, host: worker.hello.host, evidence: !mass, now: now)
+                // Only a lease the worker confirmed running says something about the task.
+                let isEvidence = !mass && lease.confirmed
+                let charged = lost(lease, host: worker.hello.host, evidence: isEvidence, now: now)
+                if isEvidence { evidence.append((lease.index, charged)) }
             }
+            if !evidence.isEmpty { rememberDeath(worker.label, tasks: evidence) }
         }
+    }
+
+    /// Remembers an isolated death's losses, in case the worker comes back (at most 4,096 deaths).
+    private func rememberDeath(_ identity: String, tasks: [(Int32, Bool)]) {
+        if deaths.count >= 4_096, let oldest = deathOrder.first {
+            deathOrder.removeFirst()
+            deaths[oldest] = nil
+        }
+        if deaths[identity] == nil { deathOrder.append(identity) }
+        deaths[identity] = (tasks, 0)
     }
 
     /// Ends the sweep: tells every worker goodbye (`final` when the sweep is finished).
@@ -293,6 +318,7 @@ public final class LeaseStateMachine {
             return
         }
         var state = WorkerState(hello: hello, lastSeen: now)
+        comeBack(state.label, host: hello.host)
         var dropped: [TaskID] = []
         let held = Set(hello.held.map(\.taskID))
         // The same worker process on a new connection (it reconnected while its old one still
@@ -317,7 +343,14 @@ public final class LeaseStateMachine {
         if let old = workers[peer] {
             // The same connection said hello again: its leases are whatever it holds now; the
             // others go back to the queue uncharged (repeating hello cannot quarantine tasks).
-            for id in old.leases { if held.contains(id) { state.leases.insert(id) } else { dropped.append(id) } }
+            // A lease sent since is not listed yet: it stays unless it is overdue (as in reconcile).
+            for id in old.leases {
+                if held.contains(id) || leases[id].map({ !$0.confirmed && now - $0.sentAt <= rules.leaseTimeout }) ?? false {
+                    state.leases.insert(id)
+                } else {
+                    dropped.append(id)
+                }
+            }
             state.failureStreak = old.failureStreak
             state.failedButFineElsewhere = old.failedButFineElsewhere
             state.drained = old.drained
@@ -424,7 +457,7 @@ public final class LeaseStateMachine {
         }
         leases[id]!.confirmed = true
         let key = CurveKey(attempt: report.lease.attempt, phase: report.point.phase, epoch: report.point.epoch)
-        guard leases[id]!.curvesSeen.insert(key).inserted else { return }
+        guard curvesWritten[id, default: []].insert(key).inserted else { return }
         actions.append(.recordCurve(taskID: id, attempt: report.lease.attempt, point: report.point))
     }
 
@@ -458,6 +491,7 @@ public final class LeaseStateMachine {
         failureHosts[lease.index] = nil
         lossHosts[lease.index] = nil
         retryNotBefore[lease.index] = nil
+        curvesWritten[id] = nil
         actions.append(.recordResult(
             index: Int(lease.index), lease: lease.ref, host: worker.hello.host, threads: worker.hello.threadsPerSlot,
             wallSeconds: result.wallSeconds, metrics: result.metrics, leaseSeconds: max(0, now - lease.sentAt)))
@@ -515,12 +549,14 @@ public final class LeaseStateMachine {
     /// A lease whose worker died, went silent, or stopped listing it. With `evidence` (an isolated
     /// loss, not a mass event), a loss that repeats on a second host is charged to the task: a
     /// task that kills its worker wherever it runs is quarantined instead of killing every host.
-    private func lost(_ lease: Lease, host: String, evidence: Bool, now: Double) {
+    /// - Returns: whether the loss was charged to the task.
+    @discardableResult
+    private func lost(_ lease: Lease, host: String, evidence: Bool, now: Double) -> Bool {
         counters.expiredLeases += 1
         release(lease)
         guard evidence else {
             requeue(lease.index)
-            return
+            return false
         }
         var hosts = lossHosts[lease.index] ?? []
         if !hosts.contains(host) { hosts.append(host) }
@@ -528,9 +564,28 @@ public final class LeaseStateMachine {
         lossHosts[lease.index] = hosts
         if hosts.count >= 2 {
             charge(lease.index, host: host, error: "lost with its worker on \(hosts.count) hosts (\(hosts.joined(separator: ", ")))", now: now)
-        } else {
-            requeue(lease.index)
+            return true
         }
+        requeue(lease.index)
+        return false
+    }
+
+    /// A worker declared dead that says hello again with the same host and pid was stopped or
+    /// starved, not crashed: its tasks are innocent. Their losses are forgotten and any charge
+    /// they caused is refunded (unless the task has ended meanwhile).
+    private func comeBack(_ identity: String, host: String) {
+        guard let death = deaths.removeValue(forKey: identity) else { return }
+        var refunded = 0
+        for (index, wasCharged) in death.tasks {
+            lossHosts[index]?.removeAll { $0 == host }
+            if lossHosts[index]?.isEmpty == true { lossHosts[index] = nil }
+            guard wasCharged, status[Int(index)] == .pending || status[Int(index)] == .leased, charged[Int(index)] > 0 else { continue }
+            charged[Int(index)] -= 1
+            refunded += 1
+        }
+        log(.notice, "a worker declared dead came back (stopped or starved, not crashed): its tasks' losses are not held against them", [
+            "worker": identity, "tasks": "\(death.tasks.count)", "refunded": "\(refunded)",
+        ])
     }
 
     /// Back to the queue, uncharged.
@@ -564,6 +619,7 @@ public final class LeaseStateMachine {
         lossHosts[index] = nil
         failedBy[index] = nil
         retryNotBefore[index] = nil
+        curvesWritten[plan.taskID(at: Int(index))] = nil
         actions.append(.quarantine(index: Int(index), attempts: Int(charged[Int(index)]), hosts: hosts, lastError: error))
         log(.error, "task quarantined after \(charged[Int(index)]) failure(s)", [
             "task.id": "\(plan.taskID(at: Int(index)))", "error": error,

@@ -30,9 +30,15 @@ public final class Worker {
     private var cancellations: [TaskID: TaskCancellation] = [:]
     /// Outcomes already sent, with their curve points, kept for two minutes (or three liveness
     /// periods if longer; at most 1,024) in case the coordinator did not get them (see type doc).
-    private var recent: [TaskID: (ref: LeaseRef, curves: [[UInt8]], message: [UInt8], sentAt: Double)] = [:]
+    private var recent: [TaskID: (ref: LeaseRef, curves: [[UInt8]], message: [UInt8], sentAt: Double, offeredAt: Double)] = [:]
     /// Curve points sent for running tasks, to send again if a new coordinator adopts the lease.
     private var curveLog: [TaskID: [[UInt8]]] = [:]
+    /// For each running task, the hello after which its curve points were last all sent: a
+    /// point sent before the latest hello may not have reached this coordinator, so they are all
+    /// sent again before the next point or the result (a coordinator that has them drops them).
+    private var curvesSentSince: [TaskID: Int] = [:]
+    /// Hellos sent so far (a new connection, or a reset: the coordinator may have forgotten us).
+    private var hellos = 0
     private var heartbeatInterval: Double
     private var liveness: Int
     /// Tasks completed, failed, and messages dropped (undecodable or unexpected), for logs and tests.
@@ -81,6 +87,7 @@ public final class Worker {
     private var heldLeases: [LeaseRef] { Array(running.values) + recent.values.map(\.ref) }
 
     private func hello() -> Message {
+        hellos += 1
         return .hello(Hello(
             host: configuration.host, pid: Int(getpid()), cores: ProcessInfo.processInfo.activeProcessorCount,
             slots: configuration.slots, threadsPerSlot: configuration.threadsPerSlot,
@@ -196,7 +203,7 @@ public final class Worker {
                     // Offer again what a coordinator may have missed: the curves of running tasks,
                     // and curves and outcome of tasks that finished while none was listening.
                     // A coordinator that has them already drops them (and says cancel).
-                    for id in running.keys { for bytes in curveLog[id] ?? [] { _ = try? socket.send([bytes], dontWait: true) } }
+                    for id in running.keys { resendCurves(of: id, on: socket) }
                     for (_, entry) in recent {
                         for bytes in entry.curves { _ = try? socket.send([bytes], dontWait: true) }
                         _ = try? socket.send([entry.message], dontWait: true)
@@ -210,6 +217,7 @@ public final class Worker {
                         // Stop the training too: its slot takes the next job within one step.
                         running[ref.taskID] = nil
                         curveLog[ref.taskID] = nil
+                        curvesSentSince[ref.taskID] = nil
                         cancellations.removeValue(forKey: ref.taskID)?.cancel()
                     }
                     if recent[ref.taskID]?.ref == ref { recent[ref.taskID] = nil }
@@ -234,6 +242,16 @@ public final class Worker {
                 send(.heartbeat(Heartbeat(held: heldLeases)), on: socket)
                 let keep = max(120, heartbeatInterval * Double(liveness) * 3)
                 recent = recent.filter { after - $0.value.sentAt < keep }
+                // A result not acknowledged (cancelled) within a liveness period is offered again,
+                // with its curve points: a coordinator that has them says cancel, one that lost
+                // them records them.
+                let every = heartbeatInterval * Double(liveness)
+                for (id, entry) in recent where after - entry.offeredAt >= every {
+                    // Its curve points first: a coordinator that lost the result may have lost them too.
+                    for bytes in entry.curves { _ = try? socket.send([bytes], dontWait: true) }
+                    _ = try? socket.send([entry.message], dontWait: true)
+                    recent[id]!.offeredAt = after
+                }
             }
             if after - lastHeard > heartbeatInterval * Double(liveness) {
                 return heard ? .heardThenLost : .neverHeard
@@ -252,8 +270,12 @@ public final class Worker {
             send(.failure(TaskFailure(lease: ref, error: why)), on: socket)
         }
         if running[ref.taskID] != nil { return }  // a duplicate delivery of a lease we run
-        guard running.count < configuration.slots else {
-            refuse("worker has no free slot (\(configuration.slots) in use)")
+        if recent[ref.taskID]?.ref == ref { return }  // one we finished (its result is offered again)
+        // Beyond the slots, a task waits in the slot queue (a slot may still be stopping a
+        // cancelled task); heartbeats list it, so the coordinator's view catches up. Refusing
+        // would charge the task for the worker's state. The held list bounds the queue.
+        guard running.count < WireLimits.maxHeldLeases - recent.count else {
+            refuse("worker holds \(running.count) leases, the protocol's limit")
             return
         }
         guard let family = families[assignment.experiment] else {
@@ -273,6 +295,7 @@ public final class Worker {
             return
         }
         running[ref.taskID] = ref
+        curvesSentSince[ref.taskID] = hellos
         if configuration.failEveryTask {
             forward(.failure(ref, "injected failure (--inject-failures)"), on: socket, remember: false)
             return
@@ -287,10 +310,18 @@ public final class Worker {
         }
     }
 
+    /// Sends a running task's curve points again if some were sent before the latest hello.
+    private func resendCurves(of id: TaskID, on socket: ZMQSocket) {
+        guard curvesSentSince[id] != hellos else { return }
+        for bytes in curveLog[id] ?? [] { _ = try? socket.send([bytes], dontWait: true) }
+        curvesSentSince[id] = hellos
+    }
+
     private func forward(_ event: SlotEvent, on socket: ZMQSocket, remember: Bool = true) {
         switch event {
         case .metrics(let ref, let point):
             guard running[ref.taskID] == ref else { return }
+            if remember { resendCurves(of: ref.taskID, on: socket) }
             let bytes = WireCodec.encode(.metrics(MetricsReport(lease: ref, point: point)))
             _ = try? socket.send([bytes], dontWait: true)
             if remember { curveLog[ref.taskID, default: []].append(bytes) }
@@ -299,15 +330,21 @@ public final class Worker {
             running[ref.taskID] = nil
             cancellations[ref.taskID] = nil
             completed += 1
+            if remember { resendCurves(of: ref.taskID, on: socket) }
+            curvesSentSince[ref.taskID] = nil
             let bytes = WireCodec.encode(.result(TaskResult(lease: ref, wallSeconds: wall, metrics: metrics)))
             _ = try? socket.send([bytes], dontWait: true)
             let curves = curveLog.removeValue(forKey: ref.taskID) ?? []
-            if remember && recent.count < 1024 { recent[ref.taskID] = (ref, curves, bytes, monotonicSeconds()) }
+            if remember && recent.count < 1024 {
+                let sent = monotonicSeconds()
+                recent[ref.taskID] = (ref, curves, bytes, sent, sent)
+            }
         case .failure(let ref, let error):
             guard running[ref.taskID] == ref else { return }
             running[ref.taskID] = nil
             cancellations[ref.taskID] = nil
             curveLog[ref.taskID] = nil
+            curvesSentSince[ref.taskID] = nil
             failed += 1
             let bytes = WireCodec.encode(.failure(TaskFailure(lease: ref, error: String(error.prefix(2000)))))
             _ = try? socket.send([bytes], dontWait: true)

@@ -9,6 +9,6 @@ struct GrainSweep: ParsableCommand {
         version: grainsweepVersion,
         subcommands: [
             RunCommand.self, TrainCommand.self, PlanCommand.self, CoordinatorCommand.self, WorkerCommand.self,
-            KeygenCommand.self, ReportCommand.self,
+            KeygenCommand.self, ReportCommand.self, SimulateCommand.self,
         ])
 }

@@ -138,8 +138,10 @@ func resultRows(_ out: String) throws -> [[String: String]] {
         #expect(disturbed.count == 300 && Set(disturbed.map { $0["task_id"]! }).count == 300)
         let expected = Dictionary(uniqueKeysWithValues: undisturbed.map { ($0["task_id"]!, $0["value"]!) })
         #expect(disturbed.allSatisfy { expected[$0["task_id"]!] == $0["value"] })
-        // Curves: exactly the accepted attempt's two epochs of every task, each once.
-        let curves = try readCSV(out + "/curves.csv").rows
+        // Curves: exactly the accepted attempt's two epochs of every task, each once. Rows of
+        // superseded attempts may remain (readers keep the attempt results.csv records).
+        let attemptOf = Dictionary(uniqueKeysWithValues: disturbed.map { ($0["task_id"]!, $0["attempt"]!) })
+        let curves = try readCSV(out + "/curves.csv").rows.filter { attemptOf[$0[0]] == $0[1] }
         #expect(curves.count == 600)
         #expect(Set(curves.map { $0[0] + "/" + $0[2] + "/" + $0[3] }).count == 600)
     }
