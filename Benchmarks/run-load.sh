@@ -13,7 +13,7 @@
 # the RSS before any worker connected), and the lease round trip the workers saw (result sent ->
 # next task received, beyond the task's own time) p50/p99.
 # Environment: LOAD_PER_PROCESS (default 5000), LOAD_CONNECT_RATE (connections/s, default 2000),
-# KEEP=1 to keep the temporary directory (logs, samples).
+# HEARTBEAT_MS (default 1000), KEEP=1 to keep the temporary directory (logs, samples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000}
@@ -54,7 +54,7 @@ seeds: $seeds
 EOF
 
 port=$((20000 + RANDOM % 20000))
-$BIN coordinator "$TMP/load.yaml" --out "$TMP/out" --bind "tcp://127.0.0.1:$port" --heartbeat-ms 1000 \
+$BIN coordinator "$TMP/load.yaml" --out "$TMP/out" --bind "tcp://127.0.0.1:$port" --heartbeat-ms "${HEARTBEAT_MS:-1000}" \
   --progress log --progress-interval 10 --grace-seconds 1 2>"$TMP/coordinator.log" &
 cpid=$!
 for _ in $(seq 1 600); do
@@ -115,16 +115,17 @@ rtt_n=$(wc -l <"$TMP/rtt.all")
 q() { awk -v q="$1" -v n="$rtt_n" 'n > 0 && NR == int(n * q) + 1 {print $1}' "$TMP/rtt.all"; }
 # CPU over the steady part: from 5 s after the last worker joined to the last sample.
 from=$(awk -v j="${last_join:-0}" 'BEGIN {print j + 5}')
-read -r cpu rss hwm <<<"$(awk -v from="$from" -v tick="$tick" '
-  $1 >= from && !t0 {t0 = $1; c0 = $2}
+read -r cpu rss_join rss hwm <<<"$(awk -v from="$from" -v tick="$tick" '
+  $1 >= from && !t0 {t0 = $1; c0 = $2; r0 = $3}
   {t1 = $1; c1 = $2; rss = $3; hwm = $4}
-  END {printf "%.1f %d %d\n", (t1 > t0 ? (c1 - c0) / tick / (t1 - t0) * 100 : 0), rss, hwm}' "$TMP/samples")"
+  END {printf "%.1f %d %d %d\n", (t1 > t0 ? (c1 - c0) / tick / (t1 - t0) * 100 : 0), r0, rss, hwm}' "$TMP/samples")"
 summary=$({ grep -o '[0-9]*/[0-9]* tasks done.*' "$TMP/coordinator.log" || true; } | tail -1)
 
 echo "coordinator: $summary"
 echo "load processes: $procs; tasks completed $completed; worker silences $silences; load tool CPU $tool_cpu % (all processes)"
-printf '%-8s %-8s %-12s %-9s %-8s %-8s %-8s %-10s %-10s\n' N joined false_deaths coord_CPU RSS_MB HWM_MB KB/worker rtt_p50_ms rtt_p99_ms
-printf '%-8s %-8s %-12s %-9s %-8s %-8s %-8s %-10s %-10s\n' "$N" "$joined" "$dead+$resets" "$cpu%" \
-  "$((rss / 1024))" "$((hwm / 1024))" "$(( (rss - base_rss) / N ))" "$(q 0.5)" "$(q 0.99)"
-echo "(false deaths: declared dead by the coordinator + resets received by workers; CPU from $from s to the end; $rtt_n round trips)"
+printf '%-7s %-7s %-12s %-9s %-11s %-10s %-7s %-10s %-10s %-10s\n' N joined false_deaths coord_CPU RSS_join_MB RSS_end_MB HWM_MB KB/worker rtt_p50_ms rtt_p99_ms
+printf '%-7s %-7s %-12s %-9s %-11s %-10s %-7s %-10s %-10s %-10s\n' "$N" "$joined" "$dead+$resets" "$cpu%" \
+  "$((rss_join / 1024))" "$((rss / 1024))" "$((hwm / 1024))" "$(( (rss_join - base_rss) / N ))" "$(q 0.5)" "$(q 0.99)"
+echo "(false deaths: declared dead by the coordinator + resets received by workers; CPU from $from s (5 s after the last join) to the end;"
+echo " RSS_join at that moment, KB/worker = (RSS_join - RSS before any worker $((base_rss / 1024)) MB) / N; $rtt_n round trips)"
 exit $status
