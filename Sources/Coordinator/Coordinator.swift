@@ -309,7 +309,7 @@ public final class Coordinator {
                     if slot < leaseSeconds.count { leaseSeconds[slot] = seconds }
                 }
                 directory.recordResult(
-                    taskID: lease.taskID, parameters: plan.task(at: index).parameters,
+                    taskID: lease.taskID, parameters: plan.parameters(at: index),
                     metrics: metrics.map { CSVField.number($0.value) }, attempt: lease.attempt, host: host,
                     threads: threads, wallSeconds: wallSeconds, finishedAt: utcTimestamp())
             case .recordCurve(let taskID, let attempt, let point):
@@ -390,17 +390,17 @@ struct SweepPlanLeases: LeasePlan {
     func taskID(at index: Int) -> TaskID { ids[index] }
     func index(of id: TaskID) -> Int? { indexOf[id].map(Int.init) }
     func assignment(at index: Int, lease: LeaseRef) -> TaskAssignment {
-        let task = plan.task(at: index)
+        let parameters = plan.parameters(at: index)
         return TaskAssignment(
             lease: lease, experiment: plan.family.name,
-            parameters: task.parameters.sortedNames.map { ($0, task.parameters[$0]!) })
+            parameters: parameters.sortedNames.map { ($0, parameters[$0]!) })
     }
-    func curveEpochs(at index: Int) -> [String: Int] { plan.family.curveEpochs(plan.task(at: index).parameters) }
+    func curveEpochs(at index: Int) -> [String: Int] { plan.family.curveEpochs(plan.parameters(at: index)) }
     func timeLimit(at index: Int) -> Double? {
         switch timeLimitRule {
         case .none: return nil
         case .seconds(let s): return s
-        case .automatic: return TimeLimit.automaticSeconds(estimate: plan.family.estimatedSeconds(plan.task(at: index).parameters))
+        case .automatic: return TimeLimit.automaticSeconds(estimate: plan.family.estimatedSeconds(plan.parameters(at: index)))
         }
     }
     var resultMetricNames: [String] { plan.family.resultMetricNames }

@@ -92,6 +92,12 @@ public struct Counters: Sendable, Hashable {
 public struct PeerID: Hashable, Sendable {
     public let bytes: [UInt8]
     public init(bytes: [UInt8]) { self.bytes = bytes }
+
+    /// The bytes in one call (an array's own hashing feeds the hasher a byte at a time; peer ids
+    /// are looked up on every message).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }
 
 /// What the state machine asks its shell to do.

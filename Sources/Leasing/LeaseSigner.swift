@@ -8,31 +8,33 @@ import ExperimentAPI
 /// claim one it was never handed: guessing a token takes 2^63 tries on average, each answered
 /// at most with a `cancel`.
 public struct LeaseSigner: Sendable {
-    private let innerPad: [UInt8]
-    private let outerPad: [UInt8]
+    /// SHA-256 states after the key's inner and outer pad blocks, so a token costs two
+    /// compressions (one block each way) and no allocation.
+    private let inner: SHA256
+    private let outer: SHA256
 
     /// - Parameter key: at least 16 random bytes (the coordinator uses 32).
     public init(key: [UInt8]) {
         precondition(key.count >= 16, "a lease key needs at least 16 bytes")
         var block = key.count > 64 ? SHA256.hash(key).bytes : key
         block += [UInt8](repeating: 0, count: 64 - block.count)
-        innerPad = block.map { $0 ^ 0x36 }
-        outerPad = block.map { $0 ^ 0x5c }
+        var inner = SHA256()
+        inner.update(block.map { $0 ^ 0x36 })
+        var outer = SHA256()
+        outer.update(block.map { $0 ^ 0x5c })
+        self.inner = inner
+        self.outer = outer
     }
 
     /// The token of attempt `attempt` of task `taskID`.
     public func token(_ taskID: TaskID, attempt: Int) -> UInt64 {
-        var message = [UInt8]()
-        message.reserveCapacity(24)
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: taskID.high >> UInt64(shift))) }
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: taskID.low >> UInt64(shift))) }
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: UInt64(attempt) >> UInt64(shift))) }
-        var inner = SHA256()
-        inner.update(innerPad)
-        inner.update(message)
-        var outer = SHA256()
-        outer.update(outerPad)
-        outer.update(inner.finalize().bytes)
+        var message = (taskID.high.bigEndian, taskID.low.bigEndian, UInt64(truncatingIfNeeded: attempt).bigEndian)
+        var inner = self.inner
+        withUnsafeBytes(of: &message) { inner.update($0) }
+        let d = inner.finalize()
+        var digest = (d.word0.bigEndian, d.word1.bigEndian, d.word2.bigEndian, d.word3.bigEndian)
+        var outer = self.outer
+        withUnsafeBytes(of: &digest) { outer.update($0) }
         return outer.finalize().word0
     }
 }

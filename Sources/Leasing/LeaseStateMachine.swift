@@ -56,9 +56,13 @@ public final class LeaseStateMachine {
         var worker: PeerID
         var index: Int32
         var sentAt: Double
+        /// Nil until the first tick after it was issued works it out (most leases of short
+        /// tasks end before: asking the plan costs a parameter set).
         var deadline: Double?
+        var deadlineKnown = false
         var confirmed: Bool
-        var epochs: [String: Int]
+        /// The task's curve phases and last epochs, asked of the plan at the first point.
+        var epochs: [String: Int]?
     }
 
     private struct WorkerState {
@@ -75,6 +79,8 @@ public final class LeaseStateMachine {
     }
 
     private var leases: [TaskID: Lease] = [:]
+    /// Leases issued or adopted since the last tick, whose time limit is not worked out yet.
+    private var undated: [TaskID] = []
     /// Curve points written in this session for tasks not finished yet, by task: a lease released
     /// and adopted again (its worker still ran it) sends them again and must not write them twice.
     private var curvesWritten: [TaskID: Set<CurveKey>] = [:]
@@ -137,9 +143,14 @@ public final class LeaseStateMachine {
     /// Hands the actions produced since the last call to `body`, in order.
     public func drainActions(_ body: (LeaseAction) throws -> Void) rethrows {
         guard !actions.isEmpty else { return }
-        let taken = actions
-        actions.removeAll(keepingCapacity: true)
+        // Swap buffers rather than copy: actions the body causes go to the other one.
+        var taken: [LeaseAction] = []
+        swap(&taken, &actions)
         for action in taken { try body(action) }
+        if actions.isEmpty {
+            taken.removeAll(keepingCapacity: true)
+            swap(&taken, &actions)
+        }
     }
 
     public func status(ofTask index: Int) -> TaskStatus { status[index] }
@@ -233,6 +244,12 @@ public final class LeaseStateMachine {
     }
 
     private func expireTimeLimits(now: Double) {
+        for id in undated {
+            guard let lease = leases[id], !lease.deadlineKnown else { continue }
+            leases[id]!.deadline = plan.timeLimit(at: Int(lease.index)).map { lease.sentAt + $0 }
+            leases[id]!.deadlineKnown = true
+        }
+        undated.removeAll(keepingCapacity: true)
         var expired: [Lease] = []
         for lease in leases.values where lease.deadline.map({ now >= $0 }) ?? false { expired.append(lease) }
         for lease in expired {
@@ -375,19 +392,19 @@ public final class LeaseStateMachine {
     /// Brings the view of a worker's leases in line with what it says it holds.
     private func reconcile(_ peer: PeerID, held: [LeaseRef], now: Double) {
         guard workers[peer] != nil else { return }
-        var claims = 0
+        var forged = 0
         for ref in held {
             if let mine = leases[ref.taskID], mine.worker == peer, mine.ref == ref {
                 leases[ref.taskID]!.confirmed = true
                 continue
             }
-            claims += 1
-            guard ref.attempt >= 1, ref.attempt <= WireLimits.maxAttempt, claims <= workers[peer]!.hello.slots,
+            guard ref.attempt >= 1, ref.attempt <= WireLimits.maxAttempt,
                   signer.token(ref.taskID, attempt: ref.attempt) == ref.token else {
                 // Never issued here (another results directory's lease, or forged): counted, and
                 // cancelled so an honest worker frees the slot, at most `slots` per message.
                 counters.forgedClaims += 1
-                if claims <= workers[peer]!.hello.slots { send(.cancel(ref), to: peer) }
+                forged += 1
+                if forged <= workers[peer]!.hello.slots { send(.cancel(ref), to: peer) }
                 continue
             }
             if let i = plan.index(of: ref.taskID), status[i] == .pending, leases[ref.taskID] == nil,
@@ -397,9 +414,9 @@ public final class LeaseStateMachine {
                 status[i] = .leased
                 issued[i] = max(issued[i], UInt16(ref.attempt))
                 leases[ref.taskID] = Lease(
-                    ref: ref, worker: peer, index: Int32(i), sentAt: now, deadline: plan.timeLimit(at: i).map { now + $0 },
-                    confirmed: true, epochs: plan.curveEpochs(at: i))
+                    ref: ref, worker: peer, index: Int32(i), sentAt: now, deadline: nil, confirmed: true, epochs: nil)
                 workers[peer]!.leases.insert(ref.taskID)
+                undated.append(ref.taskID)
                 counters.adoptedLeases += 1
                 log(.info, "adopted a running task", ["task.id": "\(ref.taskID)", "worker": workers[peer]!.label])
             } else {
@@ -451,7 +468,8 @@ public final class LeaseStateMachine {
             counters.badResults += 1
             return
         }
-        guard let last = leases[id]!.epochs[report.point.phase], report.point.epoch >= 1, report.point.epoch <= last else {
+        if leases[id]!.epochs == nil { leases[id]!.epochs = plan.curveEpochs(at: Int(leases[id]!.index)) }
+        guard let last = leases[id]!.epochs![report.point.phase], report.point.epoch >= 1, report.point.epoch <= last else {
             counters.badCurvePoints += 1
             return
         }
@@ -681,9 +699,9 @@ public final class LeaseStateMachine {
                 status[i] = .leased
                 if firstDispatch == nil { firstDispatch = now }
                 leases[id] = Lease(
-                    ref: ref, worker: peer, index: index, sentAt: now, deadline: plan.timeLimit(at: i).map { now + $0 },
-                    confirmed: false, epochs: plan.curveEpochs(at: i))
+                    ref: ref, worker: peer, index: index, sentAt: now, deadline: nil, confirmed: false, epochs: nil)
                 workers[peer]!.leases.insert(id)
+                undated.append(id)
                 actions.append(.assign(peer, plan.assignment(at: i, lease: ref)))
                 credit -= 1
             }

@@ -90,6 +90,11 @@ public struct SweepPlan: Sendable {
         }
     }
 
+    /// The parameters of the task at `index`, without hashing its id (faster than ``task(at:)``).
+    public func parameters(at index: Int) -> ParameterSet {
+        layout.withDigits(ofTask: index) { layout.parameters($0) }
+    }
+
     /// The id of the task at `index`, without building its parameter set (faster than ``task(at:)``).
     public func id(at index: Int) -> TaskID {
         layout.withDigits(ofTask: index) { layout.identity.id($0) }
