@@ -155,8 +155,11 @@ func residentKilobytes(_ pid: Int32) -> Int? {
         #expect(rows.allSatisfy { Double($0["value"]!)! == Double($0["seed"]!)! * 0.5 + 40 })
         #expect(peak - baseline < 64_000, "coordinator grew from \(baseline) kB to \(peak) kB")
         // The frames reached the coordinator while the sweep ran, and were counted.
+        // (A changed version byte is counted apart, as another protocol version; a changed lease
+        // token leaves a well-formed frame, dropped as a claim or report of a lease never issued.)
         let malformed = c.stderr.firstMatch(of: /(\d+) malformed/).flatMap { Int($0.1) } ?? 0
-        #expect(malformed > 20_000, "\(c.stderr)")
+        let otherVersion = c.stderr.firstMatch(of: /(\d+) of another protocol version/).flatMap { Int($0.1) } ?? 0
+        #expect(malformed + otherVersion > 20_000, "\(c.stderr)")
     }
 }
 
