@@ -33,6 +33,7 @@ public final class Coordinator {
 
     /// The lease logic: this class only feeds it messages and ticks and carries out its actions.
     private let machine: LeaseStateMachine
+    private let tasks: SweepPlanLeases
     /// The time limit in force (command line, else spec, else automatic).
     public let timeLimit: TimeLimit
     private var progress: ProgressMeter
@@ -76,9 +77,12 @@ public final class Coordinator {
         rules.liveness = configuration.liveness
         rules.maxAttempts = configuration.maxAttempts
         rules.drainAfterFailures = configuration.drainAfterFailures
+        var charges: [Int: Int] = [:]
+        for (id, n) in directory.charged { if let i = tasks.index(of: id) { charges[i] = n } }
         machine = LeaseStateMachine(
             plan: tasks, sweepName: plan.name, rules: rules, signer: LeaseSigner(key: try directory.leaseKey()),
-            finished: finishedIndexes, quarantined: quarantinedIndexes)
+            finished: finishedIndexes, quarantined: quarantinedIndexes, charges: charges)
+        self.tasks = tasks
 
         if directory.results.repairedBytes + directory.curves.repairedBytes + directory.failures.repairedBytes > 0 {
             logger.warning("repaired torn last lines left by a crash", metadata: [
@@ -316,6 +320,9 @@ public final class Coordinator {
                 directory.recordCurve(
                     taskID: taskID, attempt: attempt, phase: point.phase, epoch: point.epoch,
                     metrics: point.metrics.map { CSVField.number($0.value) })
+            case .recordCharge(let index, let attempt, let delta, let host, let reason):
+                directory.recordCharge(taskID: tasks.taskID(at: index), attempt: attempt, delta: delta, host: host,
+                                       reason: reason, at: utcTimestamp())
             case .quarantine(let index, let attempts, let hosts, let lastError):
                 let task = plan.task(at: index)
                 directory.recordFailure(

@@ -114,6 +114,8 @@ public final class LeaseSimulation {
     private var resultRow: [Int: LeaseRef] = [:]
     private var quarantineRow: Set<Int> = []
     private var curveRows: Set<CurveRow> = []
+    /// charges.csv: net charges per task.
+    private var chargeRows: [Int: Int] = [:]
     private var pending: [PendingRow] = []
     private var issued: Set<LeaseRef> = []
 
@@ -138,6 +140,7 @@ public final class LeaseSimulation {
         case result(Int, LeaseRef)
         case quarantine(Int)
         case curve(CurveRow)
+        case charge(Int, Int)
     }
 
     private enum Event {
@@ -169,13 +172,13 @@ public final class LeaseSimulation {
     }
 
     private static func makeMachine(plan: SimulationPlan, options: SimulationOptions, signer: LeaseSigner,
-                                    finished: [Int], quarantined: [Int]) -> LeaseStateMachine {
+                                    finished: [Int], quarantined: [Int], charges: [Int: Int] = [:]) -> LeaseStateMachine {
         var rules = LeaseRules()
         rules.heartbeatInterval = options.heartbeat
         rules.liveness = options.liveness
         rules.maxAttempts = options.maxAttempts
         return LeaseStateMachine(plan: plan, sweepName: "sim", rules: rules, signer: signer,
-                                 finished: finished, quarantined: quarantined)
+                                 finished: finished, quarantined: quarantined, charges: charges)
     }
 
     private func violation(_ text: String) {
@@ -312,6 +315,8 @@ public final class LeaseSimulation {
                     violation("normal task \(index) quarantined (charges \(machine.charges(ofTask: index)), allowed \(allowedCharges(index)); hosts \(hosts), last error: \(lastError); crashed on \(crashedHolding[index].map { Array($0) } ?? []), hostile failures \(hostileFailures[index] ?? 0))")
                 }
                 pending.append(.quarantine(index))
+            case .recordCharge(let index, _, let delta, _, _):
+                pending.append(.charge(index, delta))
             case .log(let level, let text, let metadata):
                 if let t = options.traceTask, metadata["task.id"] == plan.taskID(at: t).description
                     || (metadata["worker"].map { w in tracedWorkers.contains(w) } ?? false) {
@@ -339,6 +344,7 @@ public final class LeaseSimulation {
             case .result(let i, let lease): resultRow[i] = lease
             case .quarantine(let i): quarantineRow.insert(i)
             case .curve(let r): curveRows.insert(r)
+            case .charge(let i, let delta): chargeRows[i, default: 0] += delta
             }
         }
         pending.removeAll(keepingCapacity: true)
@@ -351,7 +357,8 @@ public final class LeaseSimulation {
         // What compactCurves does at startup: curve rows of unfinished tasks go.
         curveRows = curveRows.filter { resultRow[$0.task]?.attempt == $0.attempt }
         machine = Self.makeMachine(plan: plan, options: options, signer: signer,
-                                   finished: Array(resultRow.keys), quarantined: Array(quarantineRow))
+                                   finished: Array(resultRow.keys), quarantined: Array(quarantineRow),
+                                   charges: chargeRows.filter { resultRow[$0.key] == nil && !quarantineRow.contains($0.key) })
         queue.push(.coordinatorTick, at: now)
     }
 

@@ -111,6 +111,10 @@ public enum LeaseAction: Sendable {
                       metrics: [Metric], leaseSeconds: Double)
     /// Append a row to curves.csv.
     case recordCurve(taskID: TaskID, attempt: Int, point: CurvePoint)
+    /// Append a row to charges.csv: a failure of the task's own, counted toward its attempts
+    /// (a restarted coordinator reads them back).
+    /// `delta` is 1 for a charge and -1 for a refund.
+    case recordCharge(index: Int, attempt: Int, delta: Int, host: String, reason: String)
     /// Append a row to failures.csv: the task is quarantined.
     case quarantine(index: Int, attempts: Int, hosts: [String], lastError: String)
     /// Write a log line.

@@ -41,6 +41,9 @@ public final class LeaseStateMachine {
     /// Workers (by label) whose current failure streak includes the task (for drain), at most 8.
     private var failedBy: [Int32: [PeerID]] = [:]
     private var retryNotBefore: [Int32: Double] = [:]
+    /// The highest attempt of a task that ended here by failure or time limit: never adopted
+    /// again (a replayed claim of a failed lease would otherwise charge the task once more).
+    private var endedAttempt: [Int32: UInt16] = [:]
     private var retryQueue: [Int32] = []
     private var retryHead = 0
     private var cursor = 0
@@ -87,6 +90,11 @@ public final class LeaseStateMachine {
     private var workers: [PeerID: WorkerState] = [:]
     /// Workers with credit, so dispatch does not scan every worker.
     private var hungry: Set<PeerID> = []
+    /// Connections by worker identity (host:pid), so a reconnect finds its old connection at once.
+    private var byIdentity: [String: PeerID] = [:]
+    /// Workers not drained, by host (for the retry rule "another host could take it").
+    private var activeByHost: [String: Int] = [:]
+    private var activeCount = 0
     private var recentDeaths: [Double] = []
     /// Unknown peers sent a reset since the last heartbeat tick (cleared every interval).
     private var resetThisInterval: Set<PeerID> = []
@@ -113,11 +121,13 @@ public final class LeaseStateMachine {
     ///   - plan: the tasks.
     ///   - rules: timings and limits.
     ///   - signer: the lease key (kept with the results, so leases survive a restart).
+    ///   - charges: failures already charged to unfinished tasks (from disk), by index.
     ///   - finished: indexes of tasks done on disk; `quarantined`: quarantined on disk. Curve rows
     ///     of unfinished tasks must have been removed from disk (``ResultsDirectory/compactCurves``
     ///     does): an adopted lease's worker sends its points again.
     public init(plan: any LeasePlan, sweepName: String, rules: LeaseRules, signer: LeaseSigner,
-                finished: some Sequence<Int>, quarantined quarantinedOnDisk: some Sequence<Int>) {
+                finished: some Sequence<Int>, quarantined quarantinedOnDisk: some Sequence<Int>,
+                charges: [Int: Int] = [:]) {
         precondition(rules.maxAttempts >= 1 && rules.maxAttempts <= 255, "maxAttempts in 1...255")
         precondition(rules.heartbeatInterval > 0 && rules.liveness >= 1)
         self.plan = plan
@@ -138,6 +148,7 @@ public final class LeaseStateMachine {
             quarantined += 1
         }
         remaining = plan.count - done - quarantined
+        for (i, n) in charges where status[i] == .pending { charged[i] = UInt8(clamping: min(n, rules.maxAttempts)) }
     }
 
     /// Hands the actions produced since the last call to `body`, in order.
@@ -261,6 +272,7 @@ public final class LeaseStateMachine {
                 "task.id": "\(lease.ref.taskID)", "worker": workers[lease.worker]?.label ?? "?", "limit.seconds": format(limit),
             ])
             release(lease)
+            endedAttempt[lease.index] = max(endedAttempt[lease.index] ?? 0, UInt16(lease.ref.attempt))
             noteFailure(index: lease.index, on: lease.worker)
             charge(lease.index, host: workers[lease.worker]?.hello.host ?? "?", error: error, now: now)
         }
@@ -290,8 +302,7 @@ public final class LeaseStateMachine {
             ])
         }
         for (peer, worker) in dead {
-            workers[peer] = nil
-            hungry.remove(peer)
+            forget(peer)
             if !mass {
                 log(.warning, "worker silent: declared dead", [
                     "worker": worker.label, "silent.seconds": format(now - worker.lastSeen), "leases.requeued": "\(worker.leases.count)",
@@ -340,10 +351,7 @@ public final class LeaseStateMachine {
         let held = Set(hello.held.map(\.taskID))
         // The same worker process on a new connection (it reconnected while its old one still
         // looked alive here): carry its leases over and forget the old connection.
-        for (other, previous) in workers where other != peer
-            && previous.hello.host == hello.host && previous.hello.pid == hello.pid {
-            workers[other] = nil
-            hungry.remove(other)
+        if let other = byIdentity[state.label], other != peer, let previous = forget(other) {
             for id in previous.leases {
                 if held.contains(id), leases[id] != nil {
                     leases[id]!.worker = peer
@@ -372,7 +380,7 @@ public final class LeaseStateMachine {
             state.failedButFineElsewhere = old.failedButFineElsewhere
             state.drained = old.drained
         }
-        workers[peer] = state
+        remember(peer, state)
         for id in dropped {
             guard let lease = leases[id] else { continue }
             release(lease)
@@ -408,6 +416,7 @@ public final class LeaseStateMachine {
                 continue
             }
             if let i = plan.index(of: ref.taskID), status[i] == .pending, leases[ref.taskID] == nil,
+               ref.attempt > Int(endedAttempt[Int32(i)] ?? 0),
                workers[peer]!.leases.count < workers[peer]!.hello.slots {
                 // A task this worker kept running while we did not know it (coordinator restart,
                 // link cut): adopt the lease instead of running it twice.
@@ -440,8 +449,7 @@ public final class LeaseStateMachine {
     }
 
     private func farewell(_ peer: PeerID, reason: String) {
-        guard let worker = workers.removeValue(forKey: peer) else { return }
-        hungry.remove(peer)
+        guard let worker = forget(peer) else { return }
         log(.info, "worker left", ["worker": worker.label, "reason": reason, "handed.back": "\(worker.leases.count)"])
         for id in worker.leases {
             guard let lease = leases[id] else { continue }
@@ -509,6 +517,7 @@ public final class LeaseStateMachine {
         failureHosts[lease.index] = nil
         lossHosts[lease.index] = nil
         retryNotBefore[lease.index] = nil
+        endedAttempt[lease.index] = nil
         curvesWritten[id] = nil
         actions.append(.recordResult(
             index: Int(lease.index), lease: lease.ref, host: worker.hello.host, threads: worker.hello.threadsPerSlot,
@@ -524,6 +533,7 @@ public final class LeaseStateMachine {
             "task.id": "\(failure.lease.taskID)", "attempt": "\(failure.lease.attempt)", "worker": worker.label, "error": failure.error,
         ])
         release(lease)
+        endedAttempt[lease.index] = max(endedAttempt[lease.index] ?? 0, UInt16(lease.ref.attempt))
         noteFailure(index: lease.index, on: peer)
         charge(lease.index, host: worker.hello.host, error: failure.error, now: now)
         updateHunger(peer)
@@ -546,8 +556,9 @@ public final class LeaseStateMachine {
     /// worker remains to do the work.
     private func drainIfBad(_ peer: PeerID) {
         guard let w = workers[peer], !w.drained, w.failedButFineElsewhere >= rules.drainAfterFailures else { return }
-        guard workers.contains(where: { $0.key != peer && !$0.value.drained }) else { return }
+        guard activeCount > 1 else { return }
         workers[peer]!.drained = true
+        deactivate(w.hello.host)
         hungry.remove(peer)
         counters.drainedWorkers += 1
         log(.error, "draining worker: \(w.failedButFineElsewhere) tasks it failed succeeded on other hosts; it gets no new tasks", [
@@ -577,10 +588,12 @@ public final class LeaseStateMachine {
             return false
         }
         var hosts = lossHosts[lease.index] ?? []
-        if !hosts.contains(host) { hosts.append(host) }
+        let newHost = !hosts.contains(host)
+        if newHost { hosts.append(host) }
         if hosts.count > 8 { hosts.removeFirst() }
         lossHosts[lease.index] = hosts
-        if hosts.count >= 2 {
+        // Charged once per further host: losing it again where it was lost before says nothing new.
+        if newHost && hosts.count >= 2 {
             charge(lease.index, host: host, error: "lost with its worker on \(hosts.count) hosts (\(hosts.joined(separator: ", ")))", now: now)
             return true
         }
@@ -600,6 +613,8 @@ public final class LeaseStateMachine {
             guard wasCharged, status[Int(index)] == .pending || status[Int(index)] == .leased, charged[Int(index)] > 0 else { continue }
             charged[Int(index)] -= 1
             refunded += 1
+            actions.append(.recordCharge(index: Int(index), attempt: Int(issued[Int(index)]), delta: -1, host: host,
+                                         reason: "refunded: \(identity) came back after being declared dead"))
         }
         log(.notice, "a worker declared dead came back (stopped or starved, not crashed): its tasks' losses are not held against them", [
             "worker": identity, "tasks": "\(death.tasks.count)", "refunded": "\(refunded)",
@@ -614,6 +629,7 @@ public final class LeaseStateMachine {
 
     /// One failure of the task's own: retry after a backoff, or quarantine.
     private func charge(_ index: Int32, host: String, error: String, now: Double) {
+        actions.append(.recordCharge(index: Int(index), attempt: Int(issued[Int(index)]), delta: 1, host: host, reason: error))
         let (n, overflow) = charged[Int(index)].addingReportingOverflow(1)
         charged[Int(index)] = overflow ? .max : n
         var hosts = failureHosts[index] ?? []
@@ -637,11 +653,41 @@ public final class LeaseStateMachine {
         lossHosts[index] = nil
         failedBy[index] = nil
         retryNotBefore[index] = nil
+        endedAttempt[index] = nil
         curvesWritten[plan.taskID(at: Int(index))] = nil
         actions.append(.quarantine(index: Int(index), attempts: Int(charged[Int(index)]), hosts: hosts, lastError: error))
         log(.error, "task quarantined after \(charged[Int(index)]) failure(s)", [
             "task.id": "\(plan.taskID(at: Int(index)))", "error": error,
         ])
+    }
+
+    /// Records a worker's state (new or replacing), keeping the indexes in step.
+    private func remember(_ peer: PeerID, _ state: WorkerState) {
+        if let old = workers[peer] {
+            if !old.drained { deactivate(old.hello.host) }
+            if old.label != state.label, byIdentity[old.label] == peer { byIdentity[old.label] = nil }
+        }
+        workers[peer] = state
+        byIdentity[state.label] = peer
+        if !state.drained {
+            activeByHost[state.hello.host, default: 0] += 1
+            activeCount += 1
+        }
+    }
+
+    /// Forgets a worker's connection, keeping the indexes in step.
+    @discardableResult
+    private func forget(_ peer: PeerID) -> WorkerState? {
+        guard let state = workers.removeValue(forKey: peer) else { return nil }
+        hungry.remove(peer)
+        if byIdentity[state.label] == peer { byIdentity[state.label] = nil }
+        if !state.drained { deactivate(state.hello.host) }
+        return state
+    }
+
+    private func deactivate(_ host: String) {
+        activeCount -= 1
+        if let n = activeByHost[host], n > 1 { activeByHost[host] = n - 1 } else { activeByHost[host] = nil }
     }
 
     private func updateHunger(_ peer: PeerID) {
@@ -662,7 +708,7 @@ public final class LeaseStateMachine {
             }
             if let failedOn = failureHosts[index], failedOn.contains(host),
                now < retryNotBefore[index] ?? 0
-                || workers.values.contains(where: { !$0.drained && !failedOn.contains($0.hello.host) }) {
+                || activeByHost.count > failedOn.count || activeByHost.keys.contains(where: { !failedOn.contains($0) }) {
                 i += 1
                 continue
             }

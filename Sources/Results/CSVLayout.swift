@@ -33,6 +33,9 @@ public struct CSVLayout: Sendable, Hashable {
 
     /// Bookkeeping columns after the metrics of `results.csv`.
     public static let resultTrailer = ["attempt", "host", "threads", "wall_seconds", "finished_at"]
+    /// `charges.csv`: one row per failure charged to a task (`delta` 1) or refunded (`delta` -1,
+    /// when a worker declared dead comes back); see ``ResultsDirectory/charges``.
+    public static let chargesHeader = ["task_id", "attempt", "delta", "host", "reason", "at"]
 
     public var resultsHeader: [String] {
         ["task_id", "experiment"] + parameterNames + resultMetricNames + Self.resultTrailer

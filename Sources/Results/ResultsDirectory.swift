@@ -32,11 +32,16 @@ public final class ResultsDirectory {
     public let results: AppendOnlyCSV
     public let curves: AppendOnlyCSV
     public let failures: AppendOnlyCSV
+    /// One row per failure charged to a task (its own error, a time limit, a repeated loss), so
+    /// that a restarted coordinator still counts them toward `--max-attempts`.
+    public let charges: AppendOnlyCSV
 
     /// Tasks with a row in results.csv, and the attempt that produced it.
     public private(set) var finished: [TaskID: Int] = [:]
     /// Tasks with a row in failures.csv (quarantined).
     public private(set) var quarantined: Set<TaskID> = []
+    /// Failures charged so far to tasks neither finished nor quarantined (from charges.csv).
+    public private(set) var charged: [TaskID: Int] = [:]
     /// Duplicate rows found in results.csv when opening (only possible if the file was edited by
     /// hand or by an older version); the first row of a task wins.
     public private(set) var duplicateRowsOnOpen = 0
@@ -47,6 +52,7 @@ public final class ResultsDirectory {
     public var resultsPath: String { path + "/results.csv" }
     public var curvesPath: String { path + "/curves.csv" }
     public var failuresPath: String { path + "/failures.csv" }
+    public var chargesPath: String { path + "/charges.csv" }
     public var manifestPath: String { path + "/sweep.json" }
 
     /// Opens (creating if needed) the directory of a sweep.
@@ -82,6 +88,7 @@ public final class ResultsDirectory {
         results = try AppendOnlyCSV(path: path + "/results.csv", header: layout.resultsHeader)
         curves = try AppendOnlyCSV(path: path + "/curves.csv", header: layout.curvesHeader)
         failures = try AppendOnlyCSV(path: path + "/failures.csv", header: layout.failuresHeader)
+        charges = try AppendOnlyCSV(path: path + "/charges.csv", header: CSVLayout.chargesHeader)
         try AppendOnlyCSV.writeAtomically(path: path + "/spec.yaml", Array(specText.utf8))
         if previousManifest == nil || previousManifest?.baseDigest == manifest.baseDigest {
             var kept = manifest
@@ -118,13 +125,21 @@ public final class ResultsDirectory {
         try failures.forEachRow { (row: [String]) throws(ResultsError) in
             if let id = row.first.flatMap(TaskID.init(hex:)) { quarantined.insert(id) }
         }
+        try charges.forEachRow { (row: [String]) throws(ResultsError) in
+            guard row.count == CSVLayout.chargesHeader.count, let id = TaskID(hex: row[0]), let delta = Int(row[2]),
+                  finished[id] == nil, !quarantined.contains(id) else { return }
+            charged[id, default: 0] += delta
+        }
     }
 
-    /// Drops quarantine records so that those tasks run again (`--retry-failed`).
+    /// Drops quarantine and charge records so that those tasks run again with all their attempts
+    /// (`--retry-failed`).
     public func clearQuarantine() throws(ResultsError) {
-        guard !quarantined.isEmpty else { return }
+        guard !quarantined.isEmpty || !charged.isEmpty else { return }
         try failures.rewrite(keeping: [])
+        try charges.rewrite(keeping: [])
         quarantined.removeAll()
+        charged.removeAll()
     }
 
     /// Rewrites curves.csv keeping only rows of the attempt that produced each accepted result.
@@ -170,6 +185,13 @@ public final class ResultsDirectory {
         curves.append([taskID.description, String(attempt), phase, String(epoch)] + metrics)
     }
 
+    /// Appends a charge row: a failure of the task's own, counted toward its attempts (`delta`
+    /// 1), or a refund of one (`delta` -1).
+    public func recordCharge(taskID: TaskID, attempt: Int, delta: Int, host: String, reason: String, at: String) {
+        charges.append([taskID.description, String(attempt), String(delta), host, reason, at])
+        charged[taskID, default: 0] += delta
+    }
+
     /// Appends a quarantine row.
     public func recordFailure(
         taskID: TaskID, parameters: ParameterSet, attempts: Int, hosts: [String], lastError: String, at: String
@@ -186,10 +208,11 @@ public final class ResultsDirectory {
         try curves.commit()
         try results.commit()
         try failures.commit()
+        try charges.commit()
     }
 
     /// Bytes waiting to be committed.
-    public var pendingBytes: Int { results.pendingBytes + curves.pendingBytes + failures.pendingBytes }
+    public var pendingBytes: Int { results.pendingBytes + curves.pendingBytes + failures.pendingBytes + charges.pendingBytes }
 }
 
 /// An ISO 8601 UTC timestamp with seconds, for `finished_at` and `quarantined_at`.

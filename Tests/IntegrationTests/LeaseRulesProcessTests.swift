@@ -194,4 +194,33 @@ import ZeroMQ
         #expect(try resultRows(out).count == 12)
         #expect(c.stderr.contains("many workers went silent at once"), "\(c.stderr)")
     }
+
+    /// Charges are durable: a coordinator killed after a task's first time-out counts it on
+    /// restart, so a hung task is quarantined after `--max-attempts` charges in all, not per run.
+    @Test func chargesSurviveACoordinatorKill() throws {
+        let dir = scratchDirectory("charges")
+        let out = dir + "/out"
+        write("""
+            name: charges
+            experiment: sleep
+            time_limit: 1s
+            base:
+              sleep_ms: 600000
+            seeds: 1
+
+            """, to: dir + "/s.yaml")
+        let port = freePort()
+        let first = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord1", extra: ["--max-attempts", "2"])
+        let w = try startWorker(port: port, in: dir, tag: "w1", extra: ["--give-up-after", "120"])
+        #expect(eventually(timeout: 20) { ((try? readCSV(out + "/charges.csv").rows.count) ?? 0) >= 1 }, "\(first.stderr)")
+        first.signal(SIGKILL)
+        first.wait(timeout: 10)
+        let second = try startCoordinator(dir + "/s.yaml", out: out, port: port, in: dir, tag: "coord2", extra: ["--max-attempts", "2"])
+        #expect(second.wait(timeout: 60) == 3, "\(second.stderr)")
+        w.wait(timeout: 20)
+        let charges = try readCSV(out + "/charges.csv").rows
+        let failures = try readCSV(out + "/failures.csv").rows
+        #expect(charges.count == 2 && charges.allSatisfy { $0[2] == "1" && $0[4].contains("time limit") }, "\(charges)")
+        #expect(failures.count == 1)
+    }
 }

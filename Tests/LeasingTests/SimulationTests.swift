@@ -2,11 +2,18 @@ import LeaseSimulation
 import Testing
 
 /// The deterministic simulation over a fixed set of seeds: every fault at once, hostile peers,
-/// and a few hundred workers. A failing seed replays with `grainsweep simulate --seed N`.
+/// 200 workers and 2,000 tasks. A failing seed replays with
+/// `grainsweep simulate --seed N --tasks 2000` (add `--lossless-links` for the second test).
 @Suite struct SimulationTests {
+    private static func options(_ seed: UInt64) -> SimulationOptions {
+        var options = SimulationOptions(seed: seed)
+        options.tasks = 2_000
+        return options
+    }
+
     @Test(arguments: [1, 2, 3, 4, 5, 6] as [UInt64])
     func invariantsHoldUnderEveryFault(seed: UInt64) {
-        let report = LeaseSimulation(options: SimulationOptions(seed: seed)).run()
+        let report = LeaseSimulation(options: Self.options(seed)).run()
         #expect(report.finished, "\(report)")
         #expect(report.violations.isEmpty, "\(report)\n\(report.violations.joined(separator: "\n"))")
         // The faults really happened (a simulation that injects nothing proves nothing).
@@ -18,7 +25,7 @@ import Testing
     /// also has every curve point of its final attempt, across coordinator crashes and adoptions.
     @Test(arguments: [11, 12, 13] as [UInt64])
     func lossLessLinksLoseNoCurvePoint(seed: UInt64) {
-        var options = SimulationOptions(seed: seed)
+        var options = Self.options(seed)
         options.loss = 0
         options.duplication = 0
         let report = LeaseSimulation(options: options).run()
