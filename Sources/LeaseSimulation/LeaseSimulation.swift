@@ -326,11 +326,13 @@ public final class LeaseSimulation {
         }
     }
 
-    /// What a normal task may be charged: one per lease of it a hostile worker held (an admitted
-    /// worker can fail its own leases, or lie about holding them), and one per host beyond the
-    /// first where a worker crashed while running it.
+    /// What a normal task may be charged: one failure per lease of it a hostile worker held (an
+    /// admitted worker can fail its own leases), and one per loss host beyond the first, where
+    /// loss hosts are hosts whose worker crashed while running it or hostile workers (which can
+    /// lie about holding a lease). Stalled, partitioned or slow workers never count.
     private func allowedCharges(_ index: Int) -> Int {
-        hostileFailures[index, default: 0] + max(0, (crashedHolding[index]?.count ?? 0) - 1)
+        let hostile = hostileFailures[index, default: 0]
+        return hostile + max(0, (crashedHolding[index]?.count ?? 0) + hostile - 1)
     }
 
     private func pendingResult(_ index: Int) -> Bool {
@@ -669,8 +671,16 @@ public final class LeaseSimulation {
                 deliverToCoordinator(.metrics(MetricsReport(lease: run.ref, point: bad)), from: w)
             }
         case 5:
-            // A replay of something another worker said, under its own identity.
-            if !observedMessages.isEmpty { deliverToCoordinator(observedMessages[random.below(observedMessages.count)].1, from: w) }
+            // A replay of another worker's report under its own identity. (Not its hellos or
+            // heartbeats: their lease tokens are bearer credentials that CURVE keeps off the wire;
+            // a peer that has them can act for that worker, see README, "Leases cannot be forged".)
+            if !observedMessages.isEmpty {
+                let message = observedMessages[random.below(observedMessages.count)].1
+                switch message {
+                case .hello, .heartbeat: break
+                default: deliverToCoordinator(message, from: w)
+                }
+            }
         case 6:
             // Messages only a coordinator sends.
             deliverToCoordinator(.reset, from: w)

@@ -352,8 +352,11 @@ public final class LeaseStateMachine {
         // The same worker process on a new connection (it reconnected while its old one still
         // looked alive here): carry its leases over and forget the old connection.
         if let other = byIdentity[state.label], other != peer, let previous = forget(other) {
+            // Only leases the new connection lists exactly (attempt and token): a hello that
+            // merely names another worker's host and pid takes nothing over.
+            let heldRefs = Set(hello.held)
             for id in previous.leases {
-                if held.contains(id), leases[id] != nil {
+                if let lease = leases[id], heldRefs.contains(lease.ref) {
                     leases[id]!.worker = peer
                     state.leases.insert(id)
                 } else {
