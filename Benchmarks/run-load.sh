@@ -107,7 +107,7 @@ silences=$(sum silences)
 completed=$(sum tasksCompleted)
 tool_cpu=$(sum cpuPercent)
 last_join=$(cat "$TMP"/load.*.json | sed -n 's/.*"allJoinedSeconds":\([0-9.]*\).*/\1/p' | sort -n | tail -1)
-dead_single=$(grep -c "declared dead" "$TMP/coordinator.log" || true)
+dead_single=$({ grep "declared dead" "$TMP/coordinator.log" || true; } | grep -vc "many workers went silent" || true)
 dead_mass=$({ grep "many workers went silent" "$TMP/coordinator.log" || true; } | sed -n 's/.*workers.silent=\([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}')
 dead=$((dead_single + dead_mass))
 sort -n "$TMP"/rtt.* >"$TMP/rtt.all" 2>/dev/null || : >"$TMP/rtt.all"

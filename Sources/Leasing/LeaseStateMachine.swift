@@ -297,7 +297,7 @@ public final class LeaseStateMachine {
         for _ in dead { recentDeaths.append(now) }
         if mass {
             counters.massDeaths += dead.count
-            log(.warning, "many workers went silent at once (partition, overloaded hosts?): their tasks go back to the queue uncharged", [
+            log(.warning, "many workers went silent at once (partition, overloaded hosts?): all declared dead; their tasks go back to the queue uncharged", [
                 "workers.silent": "\(dead.count)", "workers.silent.in.window": "\(window)", "workers.before": "\(before)",
             ])
         }
