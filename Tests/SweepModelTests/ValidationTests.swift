@@ -30,6 +30,19 @@ import Testing
         #expect(list.code == .wrongType && list.path == "(document)")
     }
 
+    @Test func timeLimitParsesAndBadOnesAreNamed() throws {
+        #expect(try plan("name: t\nexperiment: toy\ntime_limit: 15m\n").timeLimit == .seconds(900))
+        #expect(try plan("name: t\nexperiment: toy\ntime_limit: none\n").timeLimit == TimeLimit.none)
+        #expect(try plan("name: t\nexperiment: toy\ntime_limit: 90\n").timeLimit == .seconds(90))
+        #expect(try plan("name: t\nexperiment: toy\n").timeLimit == nil)
+        // Not part of any task's identity.
+        #expect(try plan("name: t\nexperiment: toy\ntime_limit: 2h\n").ids() == plan("name: t\nexperiment: toy\n").ids())
+        for bad in ["-5s", "soon", "[1]", "0s"] {
+            let e = try #require(onlyError("name: t\nexperiment: toy\ntime_limit: \(bad)\n"))
+            #expect(e.code == .wrongType && e.path == "time_limit" && e.line == 3, "\(bad): \(e)")
+        }
+    }
+
     @Test func unknownTopLevelKeyGetsDidYouMean() throws {
         let e = try #require(onlyError("name: t\nexperiment: toy\naxis: {parts: [1]}\n"))
         #expect(e.code == .unknownKey)
