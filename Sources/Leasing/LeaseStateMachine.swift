@@ -77,6 +77,8 @@ public final class LeaseStateMachine {
         /// Of those, how many then succeeded on another host.
         var failedButFineElsewhere = 0
         var drained = false
+        /// Which heartbeat bucket it is in (see ``sendDueHeartbeats(now:)``).
+        var bucket = 0
         var label: String { "\(hello.host):\(hello.pid)" }
         var credit: Int { drained ? 0 : max(0, hello.slots - leases.count) }
     }
@@ -103,6 +105,9 @@ public final class LeaseStateMachine {
     private var deathOrder: [String] = []
     private var lastTick: Double?
     private var nextHeartbeat = -Double.infinity
+    private var beatBuckets = [[PeerID]](repeating: [], count: LeaseStateMachine.heartbeatBuckets)
+    private var lastBeatSlot: Int?
+    private var joins = 0
 
     public private(set) var counters = Counters()
     public private(set) var done = 0
@@ -247,6 +252,7 @@ public final class LeaseStateMachine {
             ])
         }
         lastTick = now
+        sendDueHeartbeats(now: now)
         guard now >= nextHeartbeat else { return }
         nextHeartbeat = now + rules.heartbeatInterval
         resetThisInterval.removeAll(keepingCapacity: resetThisInterval.count < 4_096)
@@ -281,14 +287,7 @@ public final class LeaseStateMachine {
     private func reap(now: Double) {
         let deadline = rules.leaseTimeout
         var dead: [(PeerID, WorkerState)] = []
-        let beat = Message.heartbeat(Heartbeat(held: []))
-        for (peer, worker) in workers {
-            if now - worker.lastSeen > deadline {
-                dead.append((peer, worker))
-            } else {
-                send(beat, to: peer)
-            }
-        }
+        for (peer, worker) in workers where now - worker.lastSeen > deadline { dead.append((peer, worker)) }
         guard !dead.isEmpty else { return }
         let before = workers.count
         recentDeaths.removeAll { now - $0 > deadline }
@@ -328,6 +327,32 @@ public final class LeaseStateMachine {
         }
         if deaths[identity] == nil { deathOrder.append(identity) }
         deaths[identity] = (tasks, 0)
+    }
+
+    /// Heartbeats go out spread over the interval: each worker belongs to one of
+    /// ``heartbeatBuckets`` buckets (by join order), and each tick sends to the buckets whose
+    /// turn has come since the last tick, so 10,000 workers get 10,000 heartbeats a second in 16
+    /// small bursts instead of one large one (which held task messages back behind it).
+    static let heartbeatBuckets = 16
+
+    private func sendDueHeartbeats(now: Double) {
+        let slot = Int((now / rules.heartbeatInterval * Double(Self.heartbeatBuckets)).rounded(.down))
+        guard let last = lastBeatSlot, slot > last else {
+            if lastBeatSlot.map({ slot < $0 }) ?? true { lastBeatSlot = slot }  // first tick, or a clock jump back
+            return
+        }
+        lastBeatSlot = slot
+        let beat = Message.heartbeat(Heartbeat(held: []))
+        for s in max(last + 1, slot - Self.heartbeatBuckets + 1)...slot {
+            let b = ((s % Self.heartbeatBuckets) + Self.heartbeatBuckets) % Self.heartbeatBuckets
+            var kept = 0
+            for peer in beatBuckets[b] where workers[peer]?.bucket == b {
+                send(beat, to: peer)
+                beatBuckets[b][kept] = peer
+                kept += 1
+            }
+            beatBuckets[b].removeLast(beatBuckets[b].count - kept)  // forgotten workers
+        }
     }
 
     /// Ends the sweep: tells every worker goodbye (`final` when the sweep is finished).
@@ -666,6 +691,14 @@ public final class LeaseStateMachine {
 
     /// Records a worker's state (new or replacing), keeping the indexes in step.
     private func remember(_ peer: PeerID, _ state: WorkerState) {
+        var state = state
+        if let old = workers[peer] {
+            state.bucket = old.bucket  // already in its bucket
+        } else {
+            joins += 1
+            state.bucket = joins % Self.heartbeatBuckets
+            beatBuckets[state.bucket].append(peer)
+        }
         if let old = workers[peer] {
             if !old.drained { deactivate(old.hello.host) }
             if old.label != state.label, byIdentity[old.label] == peer { byIdentity[old.label] = nil }
