@@ -353,7 +353,7 @@ public final class Coordinator {
     private func reportProgress(now: Double) {
         machine.setDeniedConnections(authenticator?.denied ?? 0)
         let line = progress.line(
-            now: now, done: machine.done, running: machine.running, failed: machine.quarantined,
+            now: now, done: machine.done, running: machine.running, failed: machine.quarantined, retrying: machine.retrying,
             workers: machine.workerCount, dropped: machine.counters.dropped, denied: machine.counters.deniedConnections)
         if configuration.progressBar {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))

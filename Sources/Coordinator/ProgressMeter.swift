@@ -30,7 +30,8 @@ struct ProgressMeter {
         return Double(count) / span * 60
     }
 
-    mutating func line(now: Double, done: Int, running: Int, failed: Int, workers: Int, dropped: Int, denied: Int) -> String {
+    mutating func line(now: Double, done: Int, running: Int, failed: Int, retrying: Int = 0, workers: Int, dropped: Int,
+                       denied: Int) -> String {
         let perMinute = rate(now: now)
         let left = total - done - failed
         let eta: String
@@ -39,7 +40,8 @@ struct ProgressMeter {
         let width = 24
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        return "[\(bar)] \(done)/\(total) done, \(running) running, \(failed) failed, \(workers) workers, "
+        return "[\(bar)] \(done)/\(total) done, \(running) running, \(failed) failed"
+            + (retrying > 0 ? " (\(retrying) being retried)" : "") + ", \(workers) workers, "
             + "\(String(format: "%.1f", perMinute)) tasks/min, ETA \(eta), \(dropped) dropped"
             + (denied > 0 ? ", \(denied) denied" : "")
     }
