@@ -16,7 +16,7 @@ public protocol LeasePlan {
     /// Seconds a lease of this task may run before it is cancelled and counted as a failure; nil
     /// for no limit.
     func timeLimit(at index: Int) -> Double?
-    /// Host-visible parameters for failures.csv are the coordinator's business; here only names.
+    /// The family's final and per-epoch metric names, which results and curve points must carry.
     var resultMetricNames: [String] { get }
     var curveMetricNames: [String] { get }
 }

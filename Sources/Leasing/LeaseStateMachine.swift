@@ -26,7 +26,7 @@ public final class LeaseStateMachine {
     private let resultNames: [String]
     private let curveNames: [String]
 
-    public enum TaskStatus: UInt8, Sendable { case pending, leased, done, quarantined }
+    private enum TaskStatus: UInt8 { case pending, leased, done, quarantined }
 
     /// Per task, by index.
     private var status: [TaskStatus]
@@ -80,6 +80,14 @@ public final class LeaseStateMachine {
         /// Which heartbeat bucket it is in (see ``sendDueHeartbeats(now:)``).
         var bucket = 0
         var label: String { "\(hello.host):\(hello.pid)" }
+
+        /// Keeps what an earlier connection of the same worker earned: its failures and drain.
+        mutating func inheritRecord(of earlier: WorkerState) {
+            failureStreak = earlier.failureStreak
+            failedButFineElsewhere = earlier.failedButFineElsewhere
+            drained = earlier.drained
+        }
+
         var credit: Int { drained ? 0 : max(0, hello.slots - leases.count) }
     }
 
@@ -101,7 +109,7 @@ public final class LeaseStateMachine {
     /// Unknown peers sent a reset since the last heartbeat tick (cleared every interval).
     private var resetThisInterval: Set<PeerID> = []
     /// Isolated deaths by worker identity (host:pid): the tasks lost and whether each was charged.
-    private var deaths: [String: (tasks: [(Int32, Bool)], unused: Int)] = [:]
+    private var deaths: [String: [(index: Int32, charged: Bool)]] = [:]
     private var deathOrder: [String] = []
     private var lastTick: Double?
     private var nextHeartbeat = -Double.infinity
@@ -169,7 +177,6 @@ public final class LeaseStateMachine {
         }
     }
 
-    public func status(ofTask index: Int) -> TaskStatus { status[index] }
     /// Failures charged to a task so far.
     public func charges(ofTask index: Int) -> Int { Int(charged[index]) }
     /// Leases a worker holds (nil for an unknown peer).
@@ -326,7 +333,7 @@ public final class LeaseStateMachine {
             deaths[oldest] = nil
         }
         if deaths[identity] == nil { deathOrder.append(identity) }
-        deaths[identity] = (tasks, 0)
+        deaths[identity] = tasks
     }
 
     /// Heartbeats go out spread over the interval: each worker belongs to one of
@@ -388,9 +395,7 @@ public final class LeaseStateMachine {
                     dropped.append(id)
                 }
             }
-            state.failureStreak = previous.failureStreak
-            state.failedButFineElsewhere = previous.failedButFineElsewhere
-            state.drained = previous.drained
+            state.inheritRecord(of: previous)
             log(.info, "worker reconnected", ["worker": previous.label, "leases.kept": "\(state.leases.count)"])
         }
         if let old = workers[peer] {
@@ -404,9 +409,7 @@ public final class LeaseStateMachine {
                     dropped.append(id)
                 }
             }
-            state.failureStreak = old.failureStreak
-            state.failedButFineElsewhere = old.failedButFineElsewhere
-            state.drained = old.drained
+            state.inheritRecord(of: old)
         }
         remember(peer, state)
         for id in dropped {
@@ -633,9 +636,9 @@ public final class LeaseStateMachine {
     /// starved, not crashed: its tasks are innocent. Their losses are forgotten and any charge
     /// they caused is refunded (unless the task has ended meanwhile).
     private func comeBack(_ identity: String, host: String) {
-        guard let death = deaths.removeValue(forKey: identity) else { return }
+        guard let losses = deaths.removeValue(forKey: identity) else { return }
         var refunded = 0
-        for (index, wasCharged) in death.tasks {
+        for (index, wasCharged) in losses {
             lossHosts[index]?.removeAll { $0 == host }
             if lossHosts[index]?.isEmpty == true { lossHosts[index] = nil }
             guard wasCharged, status[Int(index)] == .pending || status[Int(index)] == .leased, charged[Int(index)] > 0 else { continue }
@@ -645,7 +648,7 @@ public final class LeaseStateMachine {
                                          reason: "refunded: \(identity) came back after being declared dead"))
         }
         log(.notice, "a worker declared dead came back (stopped or starved, not crashed): its tasks' losses are not held against them", [
-            "worker": identity, "tasks": "\(death.tasks.count)", "refunded": "\(refunded)",
+            "worker": identity, "tasks": "\(losses.count)", "refunded": "\(refunded)",
         ])
     }
 

@@ -42,13 +42,11 @@ final class SlotPool: @unchecked Sendable {
     /// The read end of the wake-up pipe, for the I/O thread's poll.
     let wakeFD: Int32
     private let wakeWriteFD: Int32
-    let threadsPerSlot: Int
     /// Slot threads still running (each shuts its pool down as it ends).
     private var liveSlots = 0
 
     /// - Throws: ``ComputePoolError`` when the threads cannot be created (none is left running).
     init(slots: Int, threadsPerSlot: Int) throws(ComputePoolError) {
-        self.threadsPerSlot = threadsPerSlot
         var pools: [ComputePool] = []
         for _ in 0..<slots {
             do {

@@ -204,10 +204,7 @@ public final class Worker {
                     // and curves and outcome of tasks that finished while none was listening.
                     // A coordinator that has them already drops them (and says cancel).
                     for id in running.keys { resendCurves(of: id, on: socket) }
-                    for (_, entry) in recent {
-                        for bytes in entry.curves { _ = try? socket.send([bytes], dontWait: true) }
-                        _ = try? socket.send([entry.message], dontWait: true)
-                    }
+                    for id in recent.keys { offerAgain(id, on: socket) }
                 case .task(let assignment):
                     accept(assignment, on: socket)
                 case .heartbeat:
@@ -246,12 +243,7 @@ public final class Worker {
                 // with its curve points: a coordinator that has them says cancel, one that lost
                 // them records them.
                 let every = heartbeatInterval * Double(liveness)
-                for (id, entry) in recent where after - entry.offeredAt >= every {
-                    // Its curve points first: a coordinator that lost the result may have lost them too.
-                    for bytes in entry.curves { _ = try? socket.send([bytes], dontWait: true) }
-                    _ = try? socket.send([entry.message], dontWait: true)
-                    recent[id]!.offeredAt = after
-                }
+                for (id, entry) in recent where after - entry.offeredAt >= every { offerAgain(id, on: socket) }
             }
             if after - lastHeard > heartbeatInterval * Double(liveness) {
                 return heard ? .heardThenLost : .neverHeard
@@ -308,6 +300,15 @@ public final class Worker {
             cancellations[ref.taskID] = job.cancellation
             pool.submit(job)
         }
+    }
+
+    /// Sends a finished task's curve points and result again (its curve points first: a
+    /// coordinator that lost the result may have lost them too).
+    private func offerAgain(_ id: TaskID, on socket: ZMQSocket) {
+        guard let entry = recent[id] else { return }
+        for bytes in entry.curves { _ = try? socket.send([bytes], dontWait: true) }
+        _ = try? socket.send([entry.message], dontWait: true)
+        recent[id]!.offeredAt = monotonicSeconds()
     }
 
     /// Sends a running task's curve points again if some were sent before the latest hello.
