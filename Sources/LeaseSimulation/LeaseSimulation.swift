@@ -78,6 +78,7 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
         s += "coordinator counted: \(c.forgedClaims) forged claims, \(c.rejected) rejected, \(c.stale) stale, \(c.badCurvePoints) bad curve points, "
         s += "\(c.refusedHellos) refused hellos, \(c.adoptedLeases) adoptions, \(c.expiredLeases) expired leases, \(c.massDeaths) mass deaths, "
         s += "\(c.stalls) stalls, \(c.timedOutLeases) time-outs, \(c.drainedWorkers) drained"
+        s += String(format: "; peak leases/slots %.2f", peakLeasesOverSlots)
         s += violations.isEmpty ? "; no violations" : "; \(violations.count) VIOLATIONS, first: \(violations[0])"
         return s
     }
@@ -126,6 +127,8 @@ public final class LeaseSimulation {
     /// Leases of each task that hostile workers held.
     private var hostileFailures: [Int: Int] = [:]
     private var observedMessages: [(PeerID, Message)] = []
+    /// The simulated worker behind each current connection.
+    private var workerOfPeer: [PeerID: Int] = [:]
     /// Workers (host:pid) that ran the traced task.
     private var tracedWorkers: Set<String> = []
 
@@ -197,8 +200,6 @@ public final class LeaseSimulation {
             now = time
             if options.traceTask != nil && now >= nextProgress {
                 nextProgress = now + 100
-                let unknown = workers.filter { $0.alive && machine.leaseCount(of: $0.peer) == nil }
-                if let u = unknown.first { print("  unknown e.g. w\(u.index) pid \(u.pid) partitioned \(u.partitionedUntil) stalled \(u.stalledUntil) lastHeard \(u.lastHeard) hostile \(u.hostile) slots \(u.slots) needsHello \(u.needsHello); unknown \(unknown.count)") }
                 print(String(format: "%10.3f", now), "progress: done \(machine.done), quarantined \(machine.quarantined), running \(machine.running), remaining \(machine.remaining), workers known \(machine.workerCount), alive \(workers.filter(\.alive).count), coordinator up \(coordinatorUp)")
             }
             report.events += 1
@@ -279,6 +280,11 @@ public final class LeaseSimulation {
                 sendToWorker(peer, message)
             case .assign(let peer, let assignment):
                 issued.insert(assignment.lease)
+                if let w = workerIndex(peer), let held = machine.leaseCount(of: peer) {
+                    let share = Double(held) / Double(workers[w].slots)
+                    report.peakLeasesOverSlots = max(report.peakLeasesOverSlots, share)
+                    if held > workers[w].slots { violation("worker \(w) holds \(held) leases with \(workers[w].slots) slots") }
+                }
                 sendToWorker(peer, .task(assignment))
             case .recordResult(let index, let lease, _, _, _, let metrics, _):
                 if resultRow[index] != nil || quarantineRow.contains(index) || pendingResult(index) {
@@ -369,19 +375,7 @@ public final class LeaseSimulation {
         deliver(message, toWorker: w, incarnation: workers[w].incarnation)
     }
 
-    private func workerIndex(_ peer: PeerID) -> Int? {
-        // Peer ids are "w<index>:<pid>".
-        var index = 0
-        var sawDigit = false
-        for b in peer.bytes.dropFirst() {
-            if b == UInt8(ascii: ":") { break }
-            guard b >= 48 && b <= 57 else { return nil }
-            index = index * 10 + Int(b - 48)
-            sawDigit = true
-        }
-        guard sawDigit, index < workers.count, workers[index].peer == peer else { return nil }
-        return index
-    }
+    private func workerIndex(_ peer: PeerID) -> Int? { workerOfPeer[peer] }
 
     /// When a message sent now arrives. Each worker's link is FIFO in each direction, as a TCP
     /// connection is; messages of different links overtake each other freely (a slow link delays
@@ -432,7 +426,10 @@ public final class LeaseSimulation {
     private func startWorker(_ w: Int, at time: Double) {
         workers[w].incarnation += 1
         // Unique on its host, as process ids are: index and restart count.
+        workerOfPeer[workers[w].peer] = nil
         workers[w].pid = w * 10_000 + workers[w].incarnation
+        workers[w].peer = PeerID(bytes: Array("w\(w):\(workers[w].pid)".utf8))
+        workerOfPeer[workers[w].peer] = w
         workers[w].alive = true
         workers[w].running = [:]
         workers[w].recent = [:]
@@ -538,7 +535,7 @@ public final class LeaseSimulation {
         var run = workers[w].running[ref.taskID]!
         switch plan.kind(run.index) {
         case .crasher:
-            crashWorker(w, causedBy: run.index)
+            crashWorker(w)
             return
         case .poison:
             workers[w].running[ref.taskID] = nil
@@ -571,7 +568,7 @@ public final class LeaseSimulation {
         deliverToCoordinator(.result(TaskResult(lease: ref, wallSeconds: 1, metrics: [Metric("value", value)])), from: w)
     }
 
-    private func crashWorker(_ w: Int, causedBy task: Int? = nil) {
+    private func crashWorker(_ w: Int) {
         guard workers[w].alive else { return }
         report.workerCrashes += 1
         for run in workers[w].running.values { crashedHolding[run.index, default: []].insert(workers[w].host) }
@@ -634,7 +631,6 @@ public final class LeaseSimulation {
     /// A hostile peer (an admitted worker that misbehaves) sends something it should not.
     private func misbehave(_ w: Int) {
         report.hostileMessages += 1
-        let peer = workers[w].peer
         let someTask = random.below(plan.count)
         let id = plan.taskID(at: someTask)
         switch random.below(9) {
@@ -694,7 +690,6 @@ public final class LeaseSimulation {
                 deliverToCoordinator(old, from: w)
             }
         }
-        _ = peer
     }
 
     // MARK: - Invariants at the end
@@ -765,7 +760,8 @@ private struct SimWorker {
         self.hostile = hostile
     }
 
-    var peer: PeerID { PeerID(bytes: Array("w\(index):\(pid)".utf8)) }
+    /// Its connection's routing id, `w<index>:<pid>` (set when it starts).
+    var peer = PeerID(bytes: [])
     var held: [LeaseRef] { running.values.map(\.ref) + recent.values.map(\.ref) }
 }
 

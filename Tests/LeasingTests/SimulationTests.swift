@@ -18,6 +18,8 @@ import Testing
         #expect(report.violations.isEmpty, "\(report)\n\(report.violations.joined(separator: "\n"))")
         // The faults really happened (a simulation that injects nothing proves nothing).
         #expect(report.workerCrashes > 0 && report.coordinatorCrashes + report.coordinatorStalls > 0, "\(report)")
+        // Leases were attributed to workers, never beyond their slots.
+        #expect(report.peakLeasesOverSlots > 0 && report.peakLeasesOverSlots <= 1, "\(report.peakLeasesOverSlots)")
         #expect(report.counters.forgedClaims > 0 && report.counters.rejected + report.counters.stale > 0 && report.counters.refusedHellos > 0, "\(report)")
     }
 
