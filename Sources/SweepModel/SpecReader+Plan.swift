@@ -233,7 +233,10 @@ extension SpecReader {
         // exclude (checked even when other parts failed, skipping parameters whose values did not read)
         let unread = Set(setAt.keys).subtracting(dimensions.flatMap(\.names)).subtracting(base.map(\.name))
         var rules = readExcludes(top["exclude"]?.value, dimensions: dimensions, specs: specs, family: family, unread: unread)
-        guard errors.isEmpty, let name else { return nil }
+        // The combination checks below still run when the problems so far leave every written
+        // value known (a misspelled key, a bad name): one typo must not hide a rejected
+        // combination elsewhere. Values that did not read, or excludes that did not, stop here.
+        guard unread.isEmpty, errors.allSatisfy(Self.leavesValuesKnown) else { return nil }
         let gridCount = dimensions.reduce(1) { $0 * $1.rows.count }
 
         // The fixed parameters.
@@ -252,7 +255,7 @@ extension SpecReader {
                 }
             }
         }
-        guard errors.isEmpty else { return nil }
+        guard errors.allSatisfy(Self.leavesValuesKnown) else { return nil }
 
         // Expand: check every combination the family will see, sum the estimates, find the kept ones.
         let fixed = ParameterSet(fixedValues)
@@ -282,7 +285,7 @@ extension SpecReader {
             fail(.crossCheck, at: lastSpot, "(tasks)", found: "\(formatCount(expansion.otherProblemTasks)) more rejected combinations of other kinds",
                  expected: "combinations \(family.name) accepts", hint: "fix the ones above first")
         }
-        guard errors.isEmpty else { return nil }
+        guard errors.isEmpty, let name else { return nil }
 
         // Templates for ids and CSV rows.
         var identity = EncodingTemplate()
@@ -377,15 +380,50 @@ extension SpecReader {
         return false
     }
 
+    /// Whether an error leaves every value the spec writes known, so that later checks can still
+    /// run: keys that are misspelled or repeated (the first is kept), and the name, description
+    /// and time limit, which no combination depends on.
+    static func leavesValuesKnown(_ error: SpecError) -> Bool {
+        [.unknownKey, .duplicateKey, .unsafeName].contains(error.code)
+            || ["name", "description", "time_limit"].contains(error.path)
+    }
+
     func reportSyntax(_ error: YamlError) {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
-            let found = "a YAML syntax error: " + problem + (context.map { " (\($0.text) at line \($0.mark.line))" } ?? "")
-            fail(.syntax, at: Spot(line: mark.line, column: mark.column), "(document)", found: found, expected: "valid YAML")
+            let explained = explainSyntax(problem, line: mark.line, column: mark.column)
+            let found = explained.found + " (YAML: " + problem + (context.map { ", \($0.text) at line \($0.mark.line)" } ?? "") + ")"
+            fail(.syntax, at: Spot(line: mark.line, column: mark.column), "(document)", found: found,
+                 expected: "valid YAML", hint: explained.hint)
         default:
             fail(.syntax, at: .start, "(document)", found: "\(error)", expected: "valid YAML")
         }
+    }
+
+    /// The common YAML mistakes in words: libyaml's messages describe its parser, not the file.
+    func explainSyntax(_ problem: String, line: Int, column: Int) -> (found: String, hint: String?) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lineText = line >= 1 && line <= lines.count ? lines[line - 1] : ""
+        let leading = lineText.prefix { $0 == " " || $0 == "\t" }
+        if leading.contains("\t") || problem.contains("cannot start any token") && lineText.contains("\t") {
+            return ("a tab character in the indentation", "YAML indents with spaces only: replace the tabs with spaces")
+        }
+        if problem.contains("mapping values are not allowed") {
+            return ("a 'key: value' where none can start",
+                    "usually wrong indentation (a key indented further than the keys above it), or a colon inside an unquoted value: quote the value")
+        }
+        if problem.contains("did not find expected key") || problem.contains("did not find expected '-' indicator") {
+            return ("a line indented differently from the keys or list items around it",
+                    "keys of one mapping, and items of one list, start in the same column")
+        }
+        if problem.contains("could not find expected ':'") {
+            return ("a line that is not 'key: value'", "a missing colon, or a space missing after it")
+        }
+        if problem.contains("found unexpected end of stream") || problem.contains("found unknown escape") {
+            return ("an unterminated or malformed quoted text", "close the quote, or drop the quotes")
+        }
+        return ("a YAML syntax error", nil)
     }
 
     /// The sweep name: required, and safe as a file name inside an output directory.

@@ -26,7 +26,7 @@ public enum SweepLoader {
         } catch {
             throw SpecErrors([SpecError(
                 code: .unreadable, file: path, line: 0, column: 0, path: "(file)",
-                found: "a file that cannot be read (\(error.localizedDescription))", expected: "a readable UTF-8 YAML file")])
+                found: unreadableReason(path), expected: "a readable UTF-8 YAML file, such as sweeps/quickstart.yaml")])
         }
         return try load(text: text, path: path, families: families, defaultExperiment: defaultExperiment, limits: limits)
     }
@@ -44,6 +44,18 @@ public enum SweepLoader {
         }.map(\.element)
         throw SpecErrors(sorted)
     }
+}
+
+/// Why `path` cannot be read, in words (Foundation's error says "NSCocoaErrorDomain error 256").
+func unreadableReason(_ path: String) -> String {
+    var status = stat()
+    guard stat(path, &status) == 0 else {
+        let error = errno
+        return error == ENOENT ? "no such file" : "a file that cannot be opened (\(String(cString: strerror(error))))"
+    }
+    if status.st_mode & S_IFMT == S_IFDIR { return "a directory" }
+    if access(path, R_OK) != 0 { return "a file this user may not read (permissions)" }
+    return "a file that is not UTF-8 text"
 }
 
 /// The one-shot state of loading one spec.

@@ -148,7 +148,7 @@ public enum CurveKeyFiles {
         guard fd >= 0 else {
             let err = errno
             throw CurveKeyFileError(path: path, reason: err == EEXIST
-                ? "already exists (pass overwrite to replace it)" : String(cString: strerror(err)))
+                ? "already exists (grainsweep keygen --force replaces it)" : String(cString: strerror(err)))
         }
         defer { _ = close(fd) }
         // An existing file keeps its old mode through O_TRUNC, and umask may narrow ours: set it exactly.

@@ -44,7 +44,7 @@ struct PlanCommand: ParsableCommand {
                 limits: SweepLimits(maximumTasks: maxTasks))
         } catch {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
-            throw ExitCode.failure
+            throw ExitCode(2)
         }
         let loaded = clock.now
         switch format {

@@ -278,7 +278,46 @@ import Testing
         } catch {
             #expect(error.errors.count == 1)
             #expect(error.errors[0].code == .unreadable)
-            #expect(error.description.hasPrefix("/nonexistent/sweep.yaml: error: (file): found a file that cannot be read"))
+            #expect(error.description.hasPrefix("/nonexistent/sweep.yaml: error: (file): found no such file, expected"))
         }
+    }
+
+    @Test func aDirectoryIsNamedAsOne() throws {
+        do {
+            _ = try SweepLoader.load(path: "/tmp", families: families)
+            Issue.record("loaded a directory")
+        } catch {
+            #expect(error.errors.map(\.code) == [.unreadable])
+            #expect(error.description.hasPrefix("/tmp: error: (file): found a directory, expected"))
+            #expect(!error.description.contains("NSCocoaErrorDomain"))
+        }
+    }
+
+    @Test func tabIndentationIsExplained() throws {
+        let e = try #require(onlyError("name: t\nbase:\n\tparts: 2\n"))
+        #expect(e.code == .syntax && e.line == 3)
+        #expect(e.found.hasPrefix("a tab character in the indentation"))
+        #expect(e.hint == "YAML indents with spaces only: replace the tabs with spaces")
+    }
+
+    @Test func badIndentationIsExplained() throws {
+        let e = try #require(onlyError("name: t\nbase:\n  parts: 2\n   total: 4\n"))
+        #expect(e.code == .syntax && e.line == 4)
+        #expect(e.found.hasPrefix("a 'key: value' where none can start"))
+        #expect(e.hint?.contains("indentation") == true)
+    }
+
+    /// A misspelled key elsewhere does not hide a rejected combination: both are reported.
+    @Test func aTypoDoesNotHideACombinationError() throws {
+        let all = errors("name: t\nexperiment: toy\nbase: {totl: 12}\naxes:\n  parts: [5]\n")
+        #expect(all.map(\.code) == [.unknownKey, .crossCheck])
+        #expect(all.first?.path == "base.totl")
+    }
+
+    /// A value that does not read stops before the combination checks (its default would be
+    /// checked instead of what was written).
+    @Test func anUnreadValueSkipsCombinationChecks() throws {
+        let all = errors("name: t\nexperiment: toy\nbase: {total: abc}\naxes:\n  parts: [5]\n")
+        #expect(all.map(\.code) == [.outOfDomain])
     }
 }
