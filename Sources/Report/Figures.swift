@@ -10,12 +10,55 @@ public struct RenderedFigure: Sendable {
     public let svg: String
 }
 
+/// A figure left out because it would be one flat line: its metric prints the same (see
+/// ``flatValue(_:)``) in every task it would plot. The page shows its sentence instead.
+public struct OmittedFigure: Sendable, Equatable {
+    /// The name the figure would have had (`figures/<name>.svg` is not written).
+    public let name: String
+    /// One sentence for the page, e.g. "… easy_acc is 1.000 in all 96 tasks."
+    public let sentence: String
+}
+
+/// One place in the figures section: a figure, or the sentence replacing a flat one.
+enum FigureSlot: Sendable {
+    case drawn(RenderedFigure)
+    case omitted(OmittedFigure)
+}
+
 /// Most panels one figure draws; further facet combinations are listed as left out.
 let maximumPanels = 12
 
-/// The science figures of the `hierarchy` family (SCIENCE.md): accuracy against label granularity
-/// (hard and easy test sets) with the from-scratch baseline, fine- against common-feature
-/// alignment, and learning curves of hard accuracy per phase.
+/// The one value every one of `values` shows on the page, or nil when the page could tell two of
+/// them apart (or there are fewer than two finite values).
+///
+/// The tolerance is the page's own precision: values are the same when ``formatNumber(_:)``
+/// prints them alike (3 decimals below 10, 2 below 100, 1 below 1000, none above), i.e. they
+/// differ by less than half a unit in the last printed digit. For accuracies over 1000 test
+/// samples (steps of 0.001) that means every task got exactly the same count right. Rounding is
+/// monotone, so comparing the smallest and the largest value suffices. Complexity: O(n).
+func flatValue(_ values: [Double]) -> String? {
+    var count = 0
+    var low = Double.infinity, high = -Double.infinity
+    for v in values where v.isFinite {
+        count += 1
+        low = min(low, v)
+        high = max(high, v)
+    }
+    guard count >= 2 else { return nil }
+    let text = formatNumber(low)
+    return formatNumber(high) == text ? text : nil
+}
+
+/// "n = 3", or "n = 2–3" when the counts differ.
+func countRange(_ counts: [Int]) -> String {
+    guard let low = counts.min(), let high = counts.max() else { return "n = 0" }
+    return low == high ? "n = \(low)" : "n = \(low)–\(high)"
+}
+
+/// The science figures of the `hierarchy` family: accuracy against label granularity (hard and
+/// easy test sets) with the from-scratch baseline and its interval, fine- against common-feature
+/// alignment, and learning curves (hard accuracy and loss per phase, with bands over seeds). A
+/// figure whose metric is flat (``flatValue(_:)``) becomes a sentence.
 struct HierarchyFigures {
     let data: SweepData
     /// Runs that pretrain (`pretrain` other than `none`).
@@ -39,8 +82,8 @@ struct HierarchyFigures {
         facets = data.varyingParameters.filter { !own.contains($0) }
     }
 
-    func all() -> [RenderedFigure] {
-        var figures: [RenderedFigure] = []
+    func all() -> [FigureSlot] {
+        var figures: [FigureSlot] = []
         if data.metricNames.contains("hard_acc") {
             figures.append(accuracyFigure(metric: "hard_acc", name: "hard_acc_vs_granularity", what: "Hard-sample", axis: "hard-sample test accuracy"))
         }
@@ -48,10 +91,12 @@ struct HierarchyFigures {
             figures.append(accuracyFigure(metric: "easy_acc", name: "easy_acc_vs_granularity", what: "Easy-sample", axis: "easy-sample test accuracy"))
         }
         if data.metricNames.contains("common_align"), data.metricNames.contains("fine_align"), let f = alignmentFigure() {
-            figures.append(f)
+            figures.append(.drawn(f))
         }
-        for phase in ["pretrain", "finetune"] {
-            if let f = curveFigure(phase: phase) { figures.append(f) }
+        for metric in ["hard_acc", "loss"] {
+            for phase in ["pretrain", "finetune"] {
+                if let f = curveFigure(metric: metric, phase: phase) { figures.append(f) }
+            }
         }
         return figures
     }
@@ -78,13 +123,19 @@ struct HierarchyFigures {
 
     // MARK: Accuracy against granularity
 
-    private func accuracyFigure(metric: String, name: String, what: String, axis: String) -> RenderedFigure {
+    private func accuracyFigure(metric: String, name: String, what: String, axis: String) -> FigureSlot {
+        let plotted = (pretrained + baseline).compactMap { $0.metrics[metric] }
+        if let value = flatValue(plotted) {
+            return .omitted(OmittedFigure(
+                name: name, sentence: "\(what) accuracy against granularity is not drawn: \(metric) is \(value) in all \(plotted.count) tasks."))
+        }
         let rareFrequencies = data.values(of: "rare_freq", in: pretrained)
         let (keys, omitted) = panels(facets, of: pretrained)
         // Baselines ignore granularity and alignment (no pretraining labels) and facets they were
         // run at one value of only; they must match rare_freq, which changes the data.
         let baselineFacets = facets.filter { $0 != "alignment" && data.values(of: $0, in: baseline).count > 1 }
         var plotPanels: [PlotPanel] = []
+        var baselineCounts: [Int] = []
         for key in keys {
             let runs = pretrained.filter { matches($0, facets, key) }
             var series: [PlotSeries] = []
@@ -108,7 +159,10 @@ struct HierarchyFigures {
                         && baselineFacets.allSatisfy { f in run.parameters[f] == key[facets.firstIndex(of: f)!] }
                 }
                 if let s = ReplicateSummary(scratch.compactMap { $0.metrics[metric] }) {
-                    references.append(ReferenceLine(y: s.mean, color: color, label: "from scratch, rare_freq \(rf): \(formatSummary(s)) (n=\(s.count))"))
+                    references.append(ReferenceLine(
+                        y: s.mean, color: color, label: "from scratch, rare_freq \(rf): \(formatSummary(s)) (n=\(s.count))",
+                        low: s.halfWidth.map { s.mean - $0 }, high: s.halfWidth.map { s.mean + $0 }))
+                    baselineCounts.append(s.count)
                 }
             }
             plotPanels.append(PlotPanel(title: panelTitle(facets, key), series: series, references: references))
@@ -116,8 +170,12 @@ struct HierarchyFigures {
         var legend = rareFrequencies.enumerated().map { i, rf in
             LegendEntry(label: "rare_freq \(rf)", color: categoricalColors[i % categoricalColors.count], style: .lineAndMarker(MarkerShape.allCases[i % 4]))
         }
-        if plotPanels.contains(where: { !$0.references.isEmpty }) {
-            legend.append(LegendEntry(label: "from scratch (pretrain: none)", color: "#555555", style: .dashedLine))
+        let baselineN = countRange(baselineCounts)
+        if !baselineCounts.isEmpty {
+            let banded = baselineCounts.contains { $0 >= 2 }
+            legend.append(LegendEntry(
+                label: "from scratch (pretrain: none), \(baselineN)" + (banded ? ", band: 95% CI" : ""), color: "#555555",
+                style: banded ? .lineWithBand(nil, dashed: true) : .dashedLine))
         }
         let spec = FigureSpec(
             name: name, title: "\(what) accuracy after fine-tuning vs. pretraining label granularity",
@@ -127,10 +185,12 @@ struct HierarchyFigures {
         let caption = "Mean over seeds with 95% t-intervals (error bars) of the \(axis) after fine-tuning on coarse labels, "
             + "against the number of pretraining classes per superclass g (g = 1: coarse; g = subclasses: leaf level; larger: finer than the features). "
             + "One line per rare-feature frequency"
-            + (plotPanels.contains { !$0.references.isEmpty }
-                ? "; dashed lines in the same color are the from-scratch baseline (pretrain: none) at that frequency." : ".")
+            + (baselineCounts.isEmpty
+                ? "."
+                : "; dashed lines in the same color are the from-scratch baseline (pretrain: none) at that frequency, "
+                    + "the mean over its seeds (\(baselineN) per line), shaded by its 95% t-interval where it has two seeds or more.")
             + (facets.isEmpty ? "" : " One panel per \(facets.joined(separator: " × ")).") + omittedNote(omitted)
-        return RenderedFigure(name: name, title: spec.title, caption: caption, svg: renderSVG(spec))
+        return .drawn(RenderedFigure(name: name, title: spec.title, caption: caption, svg: renderSVG(spec)))
     }
 
     // MARK: Alignment scatter
@@ -168,12 +228,24 @@ struct HierarchyFigures {
 
     // MARK: Learning curves
 
-    private func curveFigure(phase: String) -> RenderedFigure? {
-        guard data.curveMetricNames.contains("hard_acc") else { return nil }
+    /// The learning curves of one curve metric in one phase: the mean over seeds per epoch, one
+    /// line per granularity (and from scratch), a shaded 95% t-interval over seeds.
+    private func curveFigure(metric: String, phase: String) -> FigureSlot? {
+        guard data.curveMetricNames.contains(metric) else { return nil }
         let runsByID = Dictionary(data.runs.map { ($0.taskID, $0) }, uniquingKeysWith: { a, _ in a })
-        let samples = data.curves.filter { $0.phase == phase && $0.metrics["hard_acc"] != nil && runsByID[$0.taskID] != nil }
+        let samples = data.curves.filter { $0.phase == phase && $0.metrics[metric] != nil && runsByID[$0.taskID] != nil }
         guard !samples.isEmpty else { return nil }
         let curveRuns = Set(samples.map(\.taskID)).sorted().compactMap { runsByID[$0] }
+        let name = "curves_\(metric)_\(phase)"
+        let phaseText = phase == "pretrain" ? "pretraining" : "fine-tuning"
+        let (what, axisLabel, limits): (String, String, ClosedRange<Double>) = metric == "loss"
+            ? ("training loss", "mean training loss of the epoch", 0...Double.greatestFiniteMagnitude)
+            : ("hard-sample accuracy", "hard-sample test accuracy (fraction)", 0...1)
+        if let value = flatValue(samples.map { $0.metrics[metric]! }) {
+            return .omitted(OmittedFigure(
+                name: name,
+                sentence: "Learning curves (\(phaseText)) of \(what) are not drawn: \(metric) is \(value) at every epoch of all \(curveRuns.count) tasks."))
+        }
         var curveFacets = facets
         if data.values(of: "rare_freq", in: curveRuns).count > 1 {
             curveFacets.insert("rare_freq", at: 0)
@@ -192,35 +264,40 @@ struct HierarchyFigures {
         var samplesByTask: [String: [CurveSample]] = [:]
         for s in samples { samplesByTask[s.taskID, default: []].append(s) }
         var plotPanels: [PlotPanel] = []
+        var counts: [Int] = []
         for key in keys {
             var series: [PlotSeries] = []
             for line in lines {
                 var byEpoch: [Int: [Double]] = [:]
                 for run in curveRuns where matches(run, curveFacets, key) && line.select(run) {
-                    for s in samplesByTask[run.taskID] ?? [] { byEpoch[s.epoch, default: []].append(s.metrics["hard_acc"]!) }
+                    for s in samplesByTask[run.taskID] ?? [] { byEpoch[s.epoch, default: []].append(s.metrics[metric]!) }
                 }
                 let points = byEpoch.keys.sorted().compactMap { epoch -> PlotPoint? in
                     guard let s = ReplicateSummary(byEpoch[epoch]!) else { return nil }
-                    return PlotPoint(x: Double(epoch), y: s.mean, tooltip: "\(line.label), epoch \(epoch): \(formatNumber(s.mean)) (n=\(s.count))")
+                    counts.append(s.count)
+                    return PlotPoint(
+                        x: Double(epoch), y: s.mean, low: s.halfWidth.map { s.mean - $0 }, high: s.halfWidth.map { s.mean + $0 },
+                        tooltip: "\(line.label), epoch \(epoch): \(formatSummary(s)) (n=\(s.count))")
                 }
                 if !points.isEmpty {
-                    series.append(PlotSeries(label: line.label, color: line.color, marker: line.marker, dashed: line.dashed, markerRadius: 2.5, points: points))
+                    series.append(PlotSeries(
+                        label: line.label, color: line.color, marker: line.marker, dashed: line.dashed, markerRadius: 2.5, band: true,
+                        points: points))
                 }
             }
             plotPanels.append(PlotPanel(title: panelTitle(curveFacets, key), series: series))
         }
-        let legend = lines.map {
-            LegendEntry(label: $0.label, color: $0.color, style: $0.dashed ? .dashedLineAndMarker($0.marker) : .lineAndMarker($0.marker))
-        }
-        let name = "curves_hard_acc_\(phase)"
-        let phaseText = phase == "pretrain" ? "pretraining" : "fine-tuning"
+        let n = countRange(counts)
+        let legend = lines.map { LegendEntry(label: $0.label, color: $0.color, style: .lineWithBand($0.marker, dashed: $0.dashed)) }
         let spec = FigureSpec(
-            name: name, title: "Learning curves (\(phaseText)): hard-sample accuracy per epoch",
-            x: AxisSpec(label: "\(phaseText) epoch", integer: true), y: AxisSpec(label: "hard-sample test accuracy (fraction)", limits: 0...1),
-            panels: plotPanels, legendTitle: "granularity g", legend: legend)
-        let caption = "Mean over tasks (seeds) of the hard-sample test accuracy after each \(phaseText) epoch, one line per label granularity."
+            name: name, title: "Learning curves (\(phaseText)): \(what) per epoch",
+            x: AxisSpec(label: "\(phaseText) epoch", integer: true), y: AxisSpec(label: axisLabel, limits: limits),
+            panels: plotPanels, legendTitle: "granularity g (\(n) seeds)", legend: legend)
+        let caption = "Mean over tasks (seeds) of the \(metric == "loss" ? "training loss" : "hard-sample test accuracy") after each \(phaseText) epoch, "
+            + "one line per label granularity; the shaded band is the 95% t-interval over seeds at each epoch "
+            + "(\(n) seeds per point; each point's tooltip gives its own)."
             + (curveFacets.isEmpty ? "" : " One panel per \(curveFacets.joined(separator: " × ")).") + omittedNote(omitted)
-        return RenderedFigure(name: name, title: spec.title, caption: caption, svg: renderSVG(spec))
+        return .drawn(RenderedFigure(name: name, title: spec.title, caption: caption, svg: renderSVG(spec)))
     }
 }
 

@@ -1,8 +1,8 @@
 import Foundation
 
 // A small plotting layer that writes SVG text: linear and log2 axes with nice ticks, small
-// multiples sharing their axes, polylines with markers, error bars, reference lines, scatter
-// plots and a legend. Output depends only on the input (fixed number formatting, no dictionaries
+// multiples sharing their axes, polylines with markers, error bars or shaded interval bands,
+// reference lines with bands, scatter plots, bar charts and a legend. Output depends only on the input (fixed number formatting, no dictionaries
 // iterated), so the same figure always gives the same bytes.
 
 /// How an axis maps values to positions.
@@ -23,6 +23,9 @@ struct AxisSpec: Sendable {
     /// Values cannot lie outside this range (accuracies: 0...1): error bars are cut at it and the
     /// axis never extends past it.
     var limits: ClosedRange<Double>?
+    /// The narrowest span the axis shows: (nearly) constant data is widened to it, so that ticks
+    /// do not land in the 6th decimal. 0.05 suits accuracies; bar charts use their bar width.
+    var minimumSpan = 0.05
 
     func clamped(_ v: Double) -> Double {
         guard let limits else { return v }
@@ -53,14 +56,23 @@ struct PlotSeries: Sendable {
     var connect = true
     var dashed = false
     var markerRadius = 3.5
+    /// Draws the points' `low`/`high` as one shaded band along the line instead of error bars
+    /// (for dense x values such as epochs, where bars would overlap).
+    var band = false
+    /// When set, each point is a bar from 0 to `y`, this wide in x units and centred on `x`
+    /// (histograms, counts per time bin); no line and no markers.
+    var barWidth: Double?
     var points: [PlotPoint]
 }
 
-/// A horizontal line across a panel (a baseline).
+/// A horizontal line across a panel (a baseline), with an optional shaded interval around it.
 struct ReferenceLine: Sendable {
     var y: Double
     var color: String
     var label: String
+    /// The interval drawn as a band behind the line (a 95% interval of the baseline's mean).
+    var low: Double?
+    var high: Double?
 }
 
 /// One panel of small multiples.
@@ -74,6 +86,9 @@ struct PlotPanel: Sendable {
 struct LegendEntry: Sendable {
     enum Style: Sendable {
         case lineAndMarker(MarkerShape), dashedLineAndMarker(MarkerShape), marker(MarkerShape), dashedLine
+        /// A line (dashed or not) over a shaded band: a mean with its interval.
+        case lineWithBand(MarkerShape?, dashed: Bool)
+        case bar
     }
     var label: String
     var color: String
@@ -181,7 +196,7 @@ struct ResolvedAxis {
             var lo = data.min() ?? 0
             var hi = data.max() ?? 1
             // A (nearly) flat series gets a readable span instead of ticks in the 6th decimal.
-            let minimumSpan = Swift.max(0.05, Swift.max(abs(lo), abs(hi)) * 0.05)
+            let minimumSpan = Swift.max(spec.minimumSpan, Swift.max(abs(lo), abs(hi)) * 0.05)
             if hi - lo < minimumSpan {
                 let d = (minimumSpan - (hi - lo)) / 2
                 lo -= d
@@ -239,10 +254,19 @@ private enum Layout {
 
 /// Renders a figure to a standalone SVG document (no XML prolog, so it can also be inlined in HTML).
 func renderSVG(_ figure: FigureSpec) -> String {
-    let allPoints = figure.panels.flatMap { $0.series.flatMap(\.points) }
-    let xAxis = ResolvedAxis.fit(figure.x, values: allPoints.map(\.x))
-    let yValues = allPoints.flatMap { [$0.y] + [$0.low, $0.high].compactMap { $0 } }.map(figure.y.clamped)
-        + figure.panels.flatMap { $0.references.map(\.y) }
+    let allSeries = figure.panels.flatMap(\.series)
+    let allPoints = allSeries.flatMap(\.points)
+    // Bars span their width and start at 0.
+    let barEdges = allSeries.flatMap { series in
+        series.barWidth.map { w in series.points.flatMap { [$0.x - w / 2, $0.x + w / 2] } } ?? []
+    }
+    let xAxis = ResolvedAxis.fit(figure.x, values: allPoints.map(\.x) + barEdges)
+    var yValues: [Double] = allPoints.flatMap { p -> [Double] in [p.y] + [p.low, p.high].compactMap { $0 } }.map(figure.y.clamped)
+    for reference in figure.panels.flatMap(\.references) {
+        yValues.append(reference.y)
+        yValues += [reference.low, reference.high].compactMap { $0 }.map(figure.y.clamped)
+    }
+    if allSeries.contains(where: { $0.barWidth != nil }) { yValues.append(0) }
     let yAxis = ResolvedAxis.fit(figure.y, values: yValues)
 
     let columns = max(1, min(figure.columns, figure.panels.count))
@@ -288,6 +312,13 @@ func renderSVG(_ figure: FigureSpec) -> String {
                 svg += marker(shape, x: x + 14, y: y, radius: 4, color: entry.color, tooltip: nil)
             case .dashedLine:
                 svg += "<line x1=\"\(coordinate(x))\" y1=\"\(coordinate(y))\" x2=\"\(coordinate(x + 28))\" y2=\"\(coordinate(y))\" stroke=\"\(entry.color)\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>"
+            case .lineWithBand(let shape, let dashed):
+                svg += "<rect x=\"\(coordinate(x))\" y=\"\(coordinate(y - 6))\" width=\"28\" height=\"12\" fill=\"\(entry.color)\" fill-opacity=\"\(bandOpacity)\"/>"
+                let dash = dashed ? " stroke-dasharray=\"6 4\"" : ""
+                svg += "<line x1=\"\(coordinate(x))\" y1=\"\(coordinate(y))\" x2=\"\(coordinate(x + 28))\" y2=\"\(coordinate(y))\" stroke=\"\(entry.color)\" stroke-width=\"2\"\(dash)/>"
+                if let shape { svg += marker(shape, x: x + 14, y: y, radius: 3.5, color: entry.color, tooltip: nil) }
+            case .bar:
+                svg += "<rect x=\"\(coordinate(x + 6))\" y=\"\(coordinate(y - 6))\" width=\"16\" height=\"12\" fill=\"\(entry.color)\"/>"
             }
             svg += "<text x=\"\(coordinate(x + 36))\" y=\"\(coordinate(y + 4))\">\(escapeXML(entry.label))</text>\n"
             y += Layout.legendLine
@@ -332,15 +363,26 @@ private func renderPanel(
     func py(_ y: Double) -> Double? { yAxis.pixel(y, from: bottom, to: top) }
 
     for reference in panel.references {
+        if let low = reference.low.map(figure.y.clamped), let high = reference.high.map(figure.y.clamped),
+           let y0 = py(low), let y1 = py(high) {
+            svg += "<rect class=\"reference-band\" x=\"\(coordinate(left))\" y=\"\(coordinate(min(y0, y1)))\" width=\"\(coordinate(right - left))\" height=\"\(coordinate(abs(y0 - y1)))\" fill=\"\(reference.color)\" fill-opacity=\"\(bandOpacity)\"><title>\(escapeXML(reference.label))</title></rect>\n"
+        }
+    }
+    for reference in panel.references {
         guard let y = py(reference.y) else { continue }
         svg += "<line class=\"reference\" x1=\"\(coordinate(left))\" y1=\"\(coordinate(y))\" x2=\"\(coordinate(right))\" y2=\"\(coordinate(y))\" stroke=\"\(reference.color)\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"><title>\(escapeXML(reference.label))</title></line>\n"
     }
     // Lines with error bars at shared x values are shifted apart a little so the bars don't hide each other.
-    let barred = panel.series.filter { $0.connect && $0.points.contains { $0.low != nil } }.count
+    let hasErrorBars = { (s: PlotSeries) in s.connect && !s.band && s.barWidth == nil && s.points.contains { $0.low != nil } }
+    let barred = panel.series.filter(hasErrorBars).count
     var barredIndex = 0
     for series in panel.series {
+        if let width = series.barWidth {
+            svg += renderBars(series, width: width, figure: figure, px: px, py: py)
+            continue
+        }
         var dodge = 0.0
-        if series.connect, barred > 1, series.points.contains(where: { $0.low != nil }) {
+        if barred > 1, hasErrorBars(series) {
             dodge = (Double(barredIndex) - Double(barred - 1) / 2) * 4
             barredIndex += 1
         }
@@ -349,12 +391,25 @@ private func renderPanel(
             return (x + dodge, y, p)
         }
         svg += "<g class=\"series\" data-series=\"\(escapeXML(series.label))\">"
+        if series.band {
+            // One polygon: along the upper ends left to right, back along the lower ends.
+            let ends = series.points.compactMap { p -> (x: Double, low: Double, high: Double)? in
+                guard let x = px(p.x), let low = p.low.map(figure.y.clamped), let high = p.high.map(figure.y.clamped),
+                      let y0 = py(low), let y1 = py(high) else { return nil }
+                return (x, y0, y1)
+            }
+            if ends.count >= 2 {
+                let outline = (ends.map { ($0.x, $0.high) } + ends.reversed().map { ($0.x, $0.low) })
+                    .map { "\(coordinate($0.0)),\(coordinate($0.1))" }.joined(separator: " ")
+                svg += "<polygon class=\"band\" points=\"\(outline)\" fill=\"\(series.color)\" fill-opacity=\"\(bandOpacity)\" stroke=\"none\"/>"
+            }
+        }
         if series.connect, placed.count >= 1 {
             let list = placed.map { "\(coordinate($0.0)),\(coordinate($0.1))" }.joined(separator: " ")
             let dash = series.dashed ? " stroke-dasharray=\"6 4\"" : ""
             svg += "<polyline points=\"\(list)\" fill=\"none\" stroke=\"\(series.color)\" stroke-width=\"2\"\(dash)/>"
         }
-        for (x, _, p) in placed {
+        for (x, _, p) in placed where !series.band {
             guard let low = p.low.map(figure.y.clamped), let high = p.high.map(figure.y.clamped),
                   let y0 = py(low), let y1 = py(high) else { continue }
             svg += "<path class=\"errorbar\" d=\"M\(coordinate(x)) \(coordinate(y0))V\(coordinate(y1))M\(coordinate(x - 4)) \(coordinate(y0))H\(coordinate(x + 4))M\(coordinate(x - 4)) \(coordinate(y1))H\(coordinate(x + 4))\" stroke=\"\(series.color)\" stroke-width=\"1.3\" fill=\"none\"/>"
@@ -366,6 +421,24 @@ private func renderPanel(
     }
     svg += "</g>\n"
     return svg
+}
+
+/// Opacity of interval bands: light enough that overlapping bands and the lines stay readable.
+private let bandOpacity = "0.16"
+
+/// Bars from 0 to each point's y, `width` x units wide, with the point's tooltip.
+private func renderBars(
+    _ series: PlotSeries, width: Double, figure: FigureSpec, px: (Double) -> Double?, py: (Double) -> Double?
+) -> String {
+    var svg = "<g class=\"series bars\" data-series=\"\(escapeXML(series.label))\">"
+    for p in series.points {
+        guard let x0 = px(p.x - width / 2), let x1 = px(p.x + width / 2), let y0 = py(figure.y.clamped(0)),
+              let y1 = py(figure.y.clamped(p.y)) else { continue }
+        svg += "<rect class=\"bar\" x=\"\(coordinate(min(x0, x1)))\" y=\"\(coordinate(min(y0, y1)))\" width=\"\(coordinate(abs(x1 - x0)))\" height=\"\(coordinate(abs(y0 - y1)))\" fill=\"\(series.color)\" stroke=\"#ffffff\" stroke-width=\"0.5\">"
+        svg += p.tooltip.map { "<title>\(escapeXML($0))</title>" } ?? ""
+        svg += "</rect>"
+    }
+    return svg + "</g>\n"
 }
 
 private func marker(_ shape: MarkerShape, x: Double, y: Double, radius r: Double, color: String, tooltip: String?) -> String {

@@ -38,7 +38,10 @@ public struct CurveSample: Sendable, Equatable {
 /// One quarantined task: a row of `failures.csv`.
 public struct QuarantinedTask: Sendable, Equatable {
     public var taskID: String
+    /// Parameter values as written, `seed` excluded (it is ``seed``).
     public var parameters: [String: String]
+    /// The task's seed; empty for a file without the column.
+    public var seed: String
     public var attempts: String
     public var hosts: String
     public var lastError: String
@@ -61,13 +64,17 @@ public struct SweepData: Sendable {
     public var runs: [TaskRun]
     public var curves: [CurveSample]
     public var failures: [QuarantinedTask]
+    /// The coordinator's last `status.json`: nil for a directory of an older grainsweep, one no
+    /// coordinator has served yet, or an unreadable file (then noted).
+    public var status: SweepStatus?
     /// Things the reader skipped or repaired (torn lines, malformed rows), for the page.
     public var notes: [String]
 
     public init(
         directory: String, manifest: SweepManifest? = nil, specText: String? = nil, experiment: String,
         parameterNames: [String], metricNames: [String], curveMetricNames: [String] = [],
-        runs: [TaskRun], curves: [CurveSample] = [], failures: [QuarantinedTask] = [], notes: [String] = []
+        runs: [TaskRun], curves: [CurveSample] = [], failures: [QuarantinedTask] = [], status: SweepStatus? = nil,
+        notes: [String] = []
     ) {
         self.directory = directory
         self.manifest = manifest
@@ -79,6 +86,7 @@ public struct SweepData: Sendable {
         self.runs = runs
         self.curves = curves
         self.failures = failures
+        self.status = status
         self.notes = notes
     }
 
@@ -160,9 +168,16 @@ public struct SweepData: Sendable {
             var parameters: [String: String] = [:]
             for name in failureColumns.parameters { parameters[name] = failureColumns.value(row, name) }
             return QuarantinedTask(
-                taskID: failureColumns.value(row, "task_id"), parameters: parameters,
+                taskID: failureColumns.value(row, "task_id"), parameters: parameters, seed: failureColumns.value(row, "seed"),
                 attempts: failureColumns.value(row, "attempts"), hosts: failureColumns.value(row, "hosts"),
                 lastError: failureColumns.value(row, "last_error"))
+        }
+
+        // status.json: replaced atomically by the coordinator, so a parse failure is a damaged
+        // file (or one of a later layout), not one caught mid-write.
+        let status = SweepStatus.load(directory: directory)
+        if status == nil, FileManager.default.fileExists(atPath: directory + "/" + SweepStatus.fileName) {
+            notes.append("\(SweepStatus.fileName) is unreadable; the live status is not shown.")
         }
 
         var experiment = manifest?.experiment ?? ""
@@ -170,7 +185,7 @@ public struct SweepData: Sendable {
         return SweepData(
             directory: directory, manifest: manifest, specText: specText, experiment: experiment,
             parameterNames: columns.parameters, metricNames: columns.metrics, curveMetricNames: curveMetricNames,
-            runs: runs, curves: curves, failures: failures, notes: notes)
+            runs: runs, curves: curves, failures: failures, status: status, notes: notes)
     }
 
     /// Reads a CSV file of the directory, tolerating a sweep in progress: a last line without its

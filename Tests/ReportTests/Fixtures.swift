@@ -15,6 +15,10 @@ struct SyntheticSweep {
     var alignments = ["aligned"]
     var seeds = [0, 1, 2]
     var withBaseline = true
+    /// When set, every task's easy accuracy (a metric that saturates).
+    var constantEasyAccuracy: Double?
+    /// Seeds of the from-scratch runs.
+    var baselineSeeds: [Int]?
     var specText = "name: synthetic\nexperiment: hierarchy\n"
 
     /// A made-up accuracy, different for every setting and seed.
@@ -24,6 +28,9 @@ struct SyntheticSweep {
     static func easyAccuracy(g: Int, rf: Double, noise: Double, seed: Int) -> Double {
         0.9 - 0.01 * log2(Double(g)) + 0.02 * rf + 0.007 * Double(seed) - 0.05 * noise
     }
+
+    /// A made-up training loss: falls with the epoch, a little different per seed.
+    static func loss(epoch: Int, seed: Double) -> Double { 1 / Double(epoch) + 0.01 * seed }
 
     struct Row { var id: String; var fields: [String] }
 
@@ -35,6 +42,7 @@ struct SyntheticSweep {
             let id = String(format: "%016x", n * 7919)
             let common = 0.8 - 0.01 * Double(g) + 0.01 * Double(seed)
             let fine = 0.2 + 0.03 * Double(g) + 0.01 * Double(seed)
+            let easy = constantEasyAccuracy ?? easy
             let fields = [id, "hierarchy", "2", "8", String(g), rf.description, noise.description, "16", "64", "8", alignment, pretrain, "probe", String(seed),
                           easy.description, hard.description, "0.7", common.description, fine.description, "100",
                           "1", seed % 2 == 0 ? "node-a" : "node-b", "2", "1.5", "2026-11-0\(1 + seed)T10:00:00Z", "x"]
@@ -53,7 +61,7 @@ struct SyntheticSweep {
                     }
                 }
                 if withBaseline {
-                    for seed in seeds {
+                    for seed in baselineSeeds ?? seeds {
                         add(g: 8, rf: rf, noise: noise, pretrain: "none", seed: seed, hard: 0.55 + rf * 0.1 + 0.01 * Double(seed), easy: 0.85)
                     }
                 }
@@ -74,7 +82,9 @@ struct SyntheticSweep {
             for phase in ["pretrain", "finetune"] {
                 for epoch in 1...3 {
                     let hard = Double(row.fields[Self.header.firstIndex(of: "hard_acc")!])! * Double(epoch) / 3
-                    curves += Self.csvLine([row.id, "1", phase, String(epoch), "0.5", "0.9", "0.8", hard.description, "0.5", "0.4"])
+                    let seed = Double(row.fields[Self.header.firstIndex(of: "seed")!])!
+                    let loss = Self.loss(epoch: epoch, seed: seed)
+                    curves += Self.csvLine([row.id, "1", phase, String(epoch), loss.description, "0.9", "0.8", hard.description, "0.5", "0.4"])
                 }
             }
         }

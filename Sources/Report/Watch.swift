@@ -1,0 +1,102 @@
+import Foundation
+import Results
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why `report --watch` ended.
+public enum WatchEnd: String, Sendable, Equatable {
+    /// `status.json` says `finished`: every task is finished or quarantined.
+    case finished
+    /// `status.json` says `stopped`: the coordinator stopped before the end.
+    case stopped
+    /// The caller asked to stop (SIGINT/SIGTERM).
+    case interrupted
+}
+
+/// Keeps a results directory's report current while its sweep runs (`grainsweep report --watch`).
+///
+/// Every ``intervalSeconds`` it reads the directory and rewrites the page (atomically) with a
+/// refresh tag, so that a browser showing it reloads itself. It ends after writing a final page,
+/// without the tag, once `status.json` says `finished` or `stopped`, or when asked to stop. A
+/// directory without `status.json` is watched on: its coordinator may not have started yet.
+public struct ReportWatch: Sendable {
+    public var directory: String
+    public var output: String?
+    public var intervalSeconds: Double
+    public var provenance: ReportProvenance
+
+    /// - Parameter intervalSeconds: seconds between rewrites; must be finite and above 0.
+    public init(directory: String, output: String? = nil, intervalSeconds: Double = 5, provenance: ReportProvenance) {
+        precondition(intervalSeconds.isFinite && intervalSeconds > 0, "the watch interval must be above 0")
+        self.directory = directory
+        self.output = output
+        self.intervalSeconds = intervalSeconds
+        self.provenance = provenance
+    }
+
+    /// The refresh tag's period: the interval in whole seconds (a browser reads no fractions),
+    /// at least 1.
+    public var refreshSeconds: Int { max(1, Int(intervalSeconds.rounded(.up))) }
+
+    /// Rewrites the report until the sweep ends or `shouldStop` says so, then writes the final page.
+    ///
+    /// - Parameters:
+    ///   - shouldStop: polled about every 50 ms while waiting and before each page; true ends
+    ///     the watch (with a final page) at once.
+    ///   - onPage: called after each live page is written.
+    ///   - onError: a cycle after the first that failed (a file caught unreadable); the watch
+    ///     goes on and tries again next interval.
+    /// - Returns: why the watch ended and the final page written.
+    /// - Throws: ``ReportError`` when the first cycle fails (no such directory, an unwritable
+    ///   output) or the final page can't be written.
+    public func run(
+        shouldStop: () -> Bool, onPage: (WrittenReport) -> Void = { _ in }, onError: (ReportError) -> Void = { _ in }
+    ) throws(ReportError) -> (end: WatchEnd, report: WrittenReport) {
+        var first = true
+        while true {
+            let data: SweepData
+            do {
+                data = try SweepData.load(directory: directory)
+            } catch {
+                if first || shouldStop() { throw error }
+                onError(error)
+                wait(shouldStop: shouldStop)
+                continue
+            }
+            let end: WatchEnd? = shouldStop() ? .interrupted
+                : data.status?.state == .finished ? .finished
+                : data.status?.state == .stopped ? .stopped : nil
+            if let end {
+                let report = try writeReport(
+                    data, output: output, provenance: provenance, generatedAt: utcTimestamp(), mode: .final(end), now: Date())
+                return (end, report)
+            }
+            do {
+                let report = try writeReport(
+                    data, output: output, provenance: provenance, generatedAt: utcTimestamp(),
+                    mode: .live(refreshSeconds: refreshSeconds), now: Date())
+                onPage(report)
+            } catch {
+                if first { throw error }
+                onError(error)
+            }
+            first = false
+            wait(shouldStop: shouldStop)
+        }
+    }
+
+    /// Sleeps one interval, or less when `shouldStop` turns true.
+    private func wait(shouldStop: () -> Bool) {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .milliseconds(Int64((intervalSeconds * 1000).rounded())))
+        while !shouldStop() {
+            let left = clock.now.duration(to: deadline)
+            if left <= .zero { return }
+            let (seconds, attoseconds) = left.components
+            let microseconds = min(50_000, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
+            usleep(UInt32(max(1, microseconds)))
+        }
+    }
+}
