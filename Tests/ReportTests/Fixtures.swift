@@ -1,4 +1,5 @@
 import Foundation
+import Results
 
 /// A synthetic results directory written by hand (not through Results), so that the tests check
 /// the reader against the file format rather than against itself.
@@ -123,3 +124,26 @@ func svgOfFigure(_ name: String, in html: String) -> String? {
     guard let end = html.range(of: "</svg>", range: start.upperBound..<html.endIndex) else { return nil }
     return String(html[start.lowerBound..<end.upperBound])
 }
+
+/// A coordinator's status as `status.json` holds it, with test defaults.
+func sweepStatus(
+    _ state: SweepStatus.State = .running, total: Int = 80, done: Int = 45, quarantined: Int = 1, running: Int = 4,
+    retrying: Int = 2, updatedAt: String = "2026-12-02T07:00:00Z", etaSeconds: Double? = 175
+) -> SweepStatus {
+    SweepStatus(
+        sweep: "synthetic", experiment: "hierarchy", state: state, startedAt: "2026-12-02T06:50:00Z", updatedAt: updatedAt,
+        pid: 4242, total: total, done: done, quarantined: quarantined, running: running, retrying: retrying, ranThisSession: 30,
+        tasksPerMinute: 12, etaSeconds: etaSeconds, workers: 3,
+        hosts: [.init(host: "node-b", workers: 1, slots: 2, running: 1), .init(host: "node-a", workers: 2, slots: 4, running: 3)],
+        droppedMessages: 7, deniedConnections: 1)
+}
+
+/// The text of the element with `id` in an HTML page or DOM dump (up to its first child tag).
+func text(ofID id: String, in html: String) -> String? {
+    guard let start = html.range(of: "id=\"\(id)\"") else { return nil }
+    guard let close = html.range(of: ">", range: start.upperBound..<html.endIndex) else { return nil }
+    return String(html[close.upperBound...].prefix { $0 != "<" })
+}
+
+/// 2026-12-02T07:00:00Z, the `updated_at` of ``sweepStatus(_:total:done:quarantined:running:retrying:updatedAt:etaSeconds:)``.
+let statusTime = Date(timeIntervalSince1970: 1_796_194_800)
