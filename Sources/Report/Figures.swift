@@ -10,8 +10,9 @@ public struct RenderedFigure: Sendable {
     public let svg: String
 }
 
-/// A figure left out because it would be one flat line: its metric prints the same (see
-/// ``flatValue(_:)``) in every task it would plot. The page shows its sentence instead.
+/// A figure left out because it would be one flat line: its metric is the same, within
+/// ``flatTolerance``, in every task it would plot (``flatValue(_:)``). The page shows its
+/// sentence instead.
 public struct OmittedFigure: Sendable, Equatable {
     /// The name the figure would have had (`figures/<name>.svg` is not written).
     public let name: String
@@ -28,14 +29,16 @@ enum FigureSlot: Sendable {
 /// Most panels one figure draws; further facet combinations are listed as left out.
 let maximumPanels = 12
 
-/// The one value every one of `values` shows on the page, or nil when the page could tell two of
-/// them apart (or there are fewer than two finite values).
-///
-/// The tolerance is the page's own precision: values are the same when ``formatNumber(_:)``
-/// prints them alike (3 decimals below 10, 2 below 100, 1 below 1000, none above), i.e. they
-/// differ by less than half a unit in the last printed digit. For accuracies over 1000 test
-/// samples (steps of 0.001) that means every task got exactly the same count right. Rounding is
-/// monotone, so comparing the smallest and the largest value suffices. Complexity: O(n).
+/// How far apart a metric's values may lie for its figure to count as flat: relative to the
+/// values' magnitude, at least 1. For accuracies (0...1) that is a quarter of a percentage point:
+/// 2 of 1000 test samples, below both the binomial noise of one accuracy and what a figure with
+/// a 0.05-wide axis can show. For larger metrics (losses) it is 0.25% of the value.
+let flatTolerance = 0.0025
+
+/// The value (or narrow range) a metric has in every one of `values` when they are all within
+/// ``flatTolerance`` of each other: "1.000", or "0.999 to 1.000" when they print differently.
+/// Nil when they are farther apart, or there are fewer than two finite values (one task is no
+/// evidence of a flat metric). Non-finite values are ignored. Complexity: O(n).
 func flatValue(_ values: [Double]) -> String? {
     var count = 0
     var low = Double.infinity, high = -Double.infinity
@@ -44,9 +47,9 @@ func flatValue(_ values: [Double]) -> String? {
         low = min(low, v)
         high = max(high, v)
     }
-    guard count >= 2 else { return nil }
-    let text = formatNumber(low)
-    return formatNumber(high) == text ? text : nil
+    guard count >= 2, high - low <= flatTolerance * max(1, abs(low), abs(high)) else { return nil }
+    let (a, b) = (formatNumber(low), formatNumber(high))
+    return a == b ? a : "\(a) to \(b)"
 }
 
 /// "n = 3", or "n = 2–3" when the counts differ.

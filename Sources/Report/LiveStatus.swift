@@ -47,7 +47,7 @@ func liveStatusSection(_ status: SweepStatus?, mode: PageMode, now: Date) -> Str
     if let stale {
         h += "<p class=\"stale\" id=\"status-stale\">The coordinator looks gone: status.json says \(status.state.rawValue) but is stale since "
         h += "\(escapeXML(status.updatedAt)) (\(formatDuration(stale)) ago; a live coordinator rewrites it every "
-        h += "\(formatNumber(SweepStatus.writeIntervalSeconds)) s). The numbers below are from then.</p>\n"
+        h += "\(String(format: "%g", SweepStatus.writeIntervalSeconds)) s). The numbers below are from then.</p>\n"
     }
     let total = max(status.total, 1)
     func percent(_ x: Int) -> String { String(format: "%.2f%%", Double(min(max(x, 0), total)) * 100 / Double(total)) }

@@ -144,11 +144,11 @@ struct Operations {
         let spec = FigureSpec(
             name: "throughput", title: "Finished tasks over time",
             x: AxisSpec(
-                label: "\(unitName) since the first finished task (\(utcTimestamp(Date(timeIntervalSince1970: t.start))))",
+                label: "\(unitName) after the first finished task, \(utcTimestamp(Date(timeIntervalSince1970: t.start)))",
                 limits: 0...Double.greatestFiniteMagnitude, minimumSpan: width),
             y: AxisSpec(label: "finished tasks per \(binText)", integer: true, limits: 0...Double.greatestFiniteMagnitude),
             panels: [PlotPanel(title: nil, series: [PlotSeries(label: "finished", color: categoricalColors[0], barWidth: width, points: points)])],
-            legendTitle: nil, legend: [], columns: 1)
+            legendTitle: nil, legend: [], columns: 1, cellWidth: 560)
         var caption = "Tasks by the time they finished (finished_at, UTC) in bins of \(binText); "
             + "a gap is time when nothing finished (no worker, or a stopped coordinator)."
         if t.span > 0 {
@@ -180,7 +180,7 @@ struct Operations {
             x: AxisSpec(label: "wall time of a task (seconds)", limits: 0...Double.greatestFiniteMagnitude, minimumSpan: width * 4),
             y: AxisSpec(label: "tasks", integer: true, limits: 0...Double.greatestFiniteMagnitude),
             panels: [PlotPanel(title: nil, series: [PlotSeries(label: "tasks", color: categoricalColors[2], barWidth: width, points: points)])],
-            legendTitle: nil, legend: [], columns: 1)
+            legendTitle: nil, legend: [], columns: 1, cellWidth: 560)
         let caption = "Histogram of the wall time each finished task took on its worker (bins of \(formatNumber(width)) s). "
             + "Median \(formatNumber(stats.median)) s, 90th percentile \(formatNumber(stats.p90)) s, maximum \(formatNumber(stats.max)) s "
             + "(percentiles interpolate linearly between order statistics, as numpy's default)."
@@ -208,7 +208,9 @@ func figureHTML(_ figure: RenderedFigure) -> String {
 /// keep one decimal.
 func formatDuration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return "unknown" }
-    if seconds < 10 { return String(format: "%.1f s", max(0, seconds)) }
+    if seconds < 10 {
+        return seconds == seconds.rounded() ? "\(Int(max(0, seconds))) s" : String(format: "%.1f s", max(0, seconds))
+    }
     let s = Int(seconds.rounded())
     func two(_ x: Int) -> String { x < 10 ? "0\(x)" : "\(x)" }
     if s < 60 { return "\(s) s" }

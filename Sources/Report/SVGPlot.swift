@@ -106,6 +106,8 @@ struct FigureSpec: Sendable {
     var legendTitle: String?
     var legend: [LegendEntry]
     var columns = 3
+    /// Width of one panel; wider for a lone panel with many bars.
+    var cellWidth = 340.0
 }
 
 /// Colors for unordered categories (Okabe–Ito, colorblind-safe, without yellow).
@@ -241,7 +243,6 @@ struct ResolvedAxis {
 
 /// Layout constants of a figure, in SVG user units (pixels at 100%).
 private enum Layout {
-    static let cellWidth = 340.0
     static let cellHeight = 270.0
     static let marginLeft = 62.0
     static let marginRight = 14.0
@@ -273,7 +274,7 @@ func renderSVG(_ figure: FigureSpec) -> String {
     let rows = max(1, (figure.panels.count + columns - 1) / columns)
     let longestLabel = ([figure.legendTitle ?? ""] + figure.legend.map(\.label)).map(\.count).max() ?? 0
     let legendWidth = figure.legend.isEmpty ? 0 : Double(max(110, longestLabel * 7 + 44))
-    let plotsWidth = Double(columns) * Layout.cellWidth
+    let plotsWidth = Double(columns) * figure.cellWidth
     // Wide enough for the title (about 9 units a character at 15px bold).
     let width = max(plotsWidth + legendWidth + 10, Double(figure.title.count) * 9 + 24)
     let legendHeight = Double(figure.legend.count + (figure.legendTitle == nil ? 0 : 1)) * Layout.legendLine + 20
@@ -287,7 +288,7 @@ func renderSVG(_ figure: FigureSpec) -> String {
     svg += "<text class=\"title\" x=\"12\" y=\"22\" font-size=\"15\" font-weight=\"bold\">\(escapeXML(figure.title))</text>\n"
 
     for (index, panel) in figure.panels.enumerated() {
-        let ox = Double(index % columns) * Layout.cellWidth
+        let ox = Double(index % columns) * figure.cellWidth
         let oy = Layout.titleHeight + Double(index / columns) * Layout.cellHeight
         svg += renderPanel(panel, xAxis: xAxis, yAxis: yAxis, figure: figure, originX: ox, originY: oy)
     }
@@ -333,7 +334,7 @@ private func renderPanel(
     _ panel: PlotPanel, xAxis: ResolvedAxis, yAxis: ResolvedAxis, figure: FigureSpec, originX: Double, originY: Double
 ) -> String {
     let left = originX + Layout.marginLeft
-    let right = originX + Layout.cellWidth - Layout.marginRight
+    let right = originX + figure.cellWidth - Layout.marginRight
     let top = originY + Layout.marginTop
     let bottom = originY + Layout.cellHeight - Layout.marginBottom
     var svg = "<g class=\"panel\">\n"

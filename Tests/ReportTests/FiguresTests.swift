@@ -58,15 +58,29 @@ import Testing
         #expect(svgOfFigure("hard_acc_vs_granularity", in: html) != nil)
     }
 
-    /// The tolerance is the page's precision: values that print alike are flat.
-    @Test func flatMeansPrintedAlike() {
+    /// Flat: within 0.0025 (relative to the values, at least 1) of each other.
+    @Test func flatWithinAQuarterPoint() {
         #expect(flatValue([1, 1, 1]) == "1.000")
         #expect(flatValue([0.99951, 1.0004]) == "1.000")
-        #expect(flatValue([0.999, 1.0]) == nil)
-        #expect(flatValue([12.341, 12.338]) == "12.34")
+        #expect(flatValue([1, 0.999, 1, 0.998]) == "0.998 to 1.000")
+        #expect(flatValue([0.997, 1.0]) == nil)
+        #expect(flatValue([0.5, 0.51]) == nil)
+        #expect(flatValue([100.1, 100.3]) == "100.1 to 100.3")  // 0.25% of 100
+        #expect(flatValue([100, 101]) == nil)
         #expect(flatValue([0.5]) == nil)  // one task: nothing to compare
         #expect(flatValue([0.5, .nan]) == nil)
         #expect(flatValue([0.25, 0.25, .infinity]) == "0.250")
+    }
+
+    /// As in the quickstart sweep: 94 tasks at 1.000 and two at 0.999.
+    @Test func nearlyFlatAccuracyIsASentenceWithItsRange() throws {
+        let dir = try SyntheticSweep().write(to: temporaryDirectory())
+        var data = try SweepData.load(directory: dir)
+        for i in data.runs.indices { data.runs[i].metrics["easy_acc"] = i == 3 || i == 20 ? 0.999 : 1.0 }
+        let report = renderReport(data, provenance: provenance, generatedAt: "now")
+        #expect(report.omittedFigures.map(\.name) == ["easy_acc_vs_granularity"])
+        #expect(report.html.contains("easy_acc is 0.999 to 1.000 in all 36 tasks."))
+        #expect(svgOfFigure("easy_acc_vs_granularity", in: report.html) == nil)
     }
 
     @Test func flatLossCurvesBecomeSentences() throws {

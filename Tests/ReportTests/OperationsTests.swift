@@ -34,9 +34,9 @@ import Testing
             .init(host: "alpha", tasks: 3, busySeconds: 6, share: 0.75), .init(host: "beta", tasks: 1, busySeconds: 2, share: 0.25),
         ])
         let html = renderReport(data, provenance: provenance, generatedAt: "now").html
-        #expect(html.contains("<tr><td>alpha</td><td class=\"num\">3</td><td class=\"num\">6.0 s</td><td class=\"num\">6.000</td><td class=\"num\">75.0%</td><td class=\"num\">2.000</td></tr>"))
-        #expect(html.contains("<tr><td>beta</td><td class=\"num\">1</td><td class=\"num\">2.0 s</td><td class=\"num\">2.000</td><td class=\"num\">25.0%</td><td class=\"num\">2.000</td></tr>"))
-        #expect(html.contains("<tr class=\"total\"><td>all</td><td class=\"num\">4</td><td class=\"num\">8.0 s</td>"))
+        #expect(html.contains("<tr><td>alpha</td><td class=\"num\">3</td><td class=\"num\">6 s</td><td class=\"num\">6.000</td><td class=\"num\">75.0%</td><td class=\"num\">2.000</td></tr>"))
+        #expect(html.contains("<tr><td>beta</td><td class=\"num\">1</td><td class=\"num\">2 s</td><td class=\"num\">2.000</td><td class=\"num\">25.0%</td><td class=\"num\">2.000</td></tr>"))
+        #expect(html.contains("<tr class=\"total\"><td>all</td><td class=\"num\">4</td><td class=\"num\">8 s</td>"))
     }
 
     @Test func throughputBinsByFinishTime() throws {
@@ -50,8 +50,8 @@ import Testing
         let html = renderReport(data, provenance: provenance, generatedAt: "now").html
         let svg = try #require(svgOfFigure("throughput", in: html))
         #expect(count("<rect class=\"bar\"", in: svg) == 51)
-        #expect(svg.contains("<title>3 task(s) finished in the 2.0 s from 2026-12-02T07:00:00Z</title>"))
-        #expect(svg.contains("finished tasks per 2.0 s") && svg.contains("seconds since the first finished task (2026-12-02T07:00:00Z)"))
+        #expect(svg.contains("<title>3 task(s) finished in the 2 s from 2026-12-02T07:00:00Z</title>"))
+        #expect(svg.contains("finished tasks per 2 s") && svg.contains("seconds after the first finished task, 2026-12-02T07:00:00Z"))
         #expect(html.contains("On average 3.000 tasks/min"))
     }
 
@@ -99,7 +99,8 @@ import Testing
     }
 
     @Test func durations() {
-        #expect(formatDuration(4.25) == "4.2 s" || formatDuration(4.25) == "4.3 s")
+        #expect(formatDuration(4.5) == "4.5 s")
+        #expect(formatDuration(2) == "2 s")
         #expect(formatDuration(45) == "45 s")
         #expect(formatDuration(175) == "2 min 55 s")
         #expect(formatDuration(3 * 3600 + 7 * 60) == "3 h 07 min")
