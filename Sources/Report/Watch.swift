@@ -21,19 +21,35 @@ public enum WatchEnd: String, Sendable, Equatable {
 /// refresh tag, so that a browser showing it reloads itself. It ends after writing a final page,
 /// without the tag, once `status.json` says `finished` or `stopped`, or when asked to stop. A
 /// directory without `status.json` is watched on: its coordinator may not have started yet.
+///
+/// A final status already there when the watch starts may be left from an earlier session of a
+/// sweep that is being resumed right now (`run … & report --watch`): its new coordinator rewrites
+/// the file when it starts. So such a status ends the watch only once it is still the same
+/// after ``startGraceSeconds``.
 public struct ReportWatch: Sendable {
     public var directory: String
     public var output: String?
     public var intervalSeconds: Double
     public var provenance: ReportProvenance
+    /// How long a final status found at the start is given to be replaced by a starting coordinator.
+    public var startGraceSeconds: Double
 
-    /// - Parameter intervalSeconds: seconds between rewrites; must be finite and above 0.
-    public init(directory: String, output: String? = nil, intervalSeconds: Double = 5, provenance: ReportProvenance) {
+    /// The default ``startGraceSeconds``: two of the coordinator's status write intervals and one more second.
+    public static let defaultStartGraceSeconds = 2 * SweepStatus.writeIntervalSeconds + 1
+
+    /// - Parameters:
+    ///   - intervalSeconds: seconds between rewrites; must be finite and above 0.
+    ///   - startGraceSeconds: see ``startGraceSeconds``.
+    public init(
+        directory: String, output: String? = nil, intervalSeconds: Double = 5, provenance: ReportProvenance,
+        startGraceSeconds: Double = ReportWatch.defaultStartGraceSeconds
+    ) {
         precondition(intervalSeconds.isFinite && intervalSeconds > 0, "the watch interval must be above 0")
         self.directory = directory
         self.output = output
         self.intervalSeconds = intervalSeconds
         self.provenance = provenance
+        self.startGraceSeconds = startGraceSeconds
     }
 
     /// The refresh tag's period: the interval in whole seconds (a browser reads no fractions),
@@ -55,6 +71,10 @@ public struct ReportWatch: Sendable {
         shouldStop: () -> Bool, onPage: (WrittenReport) -> Void = { _ in }, onError: (ReportError) -> Void = { _ in }
     ) throws(ReportError) -> (end: WatchEnd, report: WrittenReport) {
         var first = true
+        let clock = ContinuousClock()
+        let start = clock.now
+        // The final status seen at the start, if any, told apart from later ones by writer, time and state.
+        var initialFinal: (pid: Int32, updatedAt: String, state: SweepStatus.State)?
         while true {
             let data: SweepData
             do {
@@ -65,9 +85,16 @@ public struct ReportWatch: Sendable {
                 wait(shouldStop: shouldStop)
                 continue
             }
-            let end: WatchEnd? = shouldStop() ? .interrupted
+            var end: WatchEnd? = shouldStop() ? .interrupted
                 : data.status?.state == .finished ? .finished
                 : data.status?.state == .stopped ? .stopped : nil
+            if let status = data.status, end == .finished || end == .stopped {
+                if first { initialFinal = (status.pid, status.updatedAt, status.state) }
+                if let initial = initialFinal, initial.pid == status.pid, initial.updatedAt == status.updatedAt, initial.state == status.state,
+                   start.duration(to: clock.now) < .milliseconds(Int64(startGraceSeconds * 1000)) {
+                    end = nil
+                }
+            }
             if let end {
                 let report = try writeReport(
                     data, output: output, provenance: provenance, generatedAt: utcTimestamp(), mode: .final(end), now: Date())

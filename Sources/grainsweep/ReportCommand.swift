@@ -13,7 +13,8 @@ struct ReportCommand: ParsableCommand {
             Works while a sweep is still running (it shows what is finished) and on an empty directory. Each figure is also \
             written as figures/<name>.svg beside the page. With --watch the page is rewritten every --interval seconds and \
             reloads itself in a browser; the watch ends (exit 0) after a final page once status.json says finished or \
-            stopped, or on Ctrl-C/SIGTERM.
+            stopped (one already there at the start counts after 5 s, time for a resumed coordinator to replace it), or \
+            on Ctrl-C/SIGTERM. Without status.json it keeps watching.
             """)
 
     /// The build's version and commit shown on the page as the report's maker: a development

@@ -67,11 +67,15 @@ final class BackgroundWatch: Sendable {
 @Suite struct WatchTests {
     let provenance = ReportProvenance(version: "9.9.9")
 
-    @Test func endsAtOnceWhenTheSweepFinished() throws {
+    @Test func endsWhenTheSweepFinished() throws {
         let sweep = try GrowingSweep()
         try sweep.finish(0..<8)
         try sweep.status(.finished, done: 8, running: 0)
-        let (end, report) = try ReportWatch(directory: sweep.directory, intervalSeconds: 0.05, provenance: provenance).run(shouldStop: { false })
+        let started = Date()
+        let (end, report) = try ReportWatch(directory: sweep.directory, intervalSeconds: 0.05, provenance: provenance, startGraceSeconds: 0.3)
+            .run(shouldStop: { false })
+        // A finished status found at the start is trusted after the grace.
+        #expect(Date().timeIntervalSince(started) >= 0.3)
         #expect(end == .finished)
         #expect(report.finishedText == "8 of 8 finished task(s)")
         #expect(!sweep.page.contains("http-equiv") && sweep.page.contains("Final page: the sweep finished"))
@@ -81,9 +85,30 @@ final class BackgroundWatch: Sendable {
         let sweep = try GrowingSweep()
         try sweep.finish(0..<3)
         try sweep.status(.stopped, done: 3, running: 0)
-        let (end, _) = try ReportWatch(directory: sweep.directory, intervalSeconds: 0.05, provenance: provenance).run(shouldStop: { false })
+        let (end, _) = try ReportWatch(directory: sweep.directory, intervalSeconds: 0.05, provenance: provenance, startGraceSeconds: 0)
+            .run(shouldStop: { false })
         #expect(end == .stopped)
         #expect(!sweep.page.contains("http-equiv") && sweep.page.contains("the coordinator stopped the sweep"))
+    }
+
+    /// `run … & report --watch` on a stopped sweep: the old status says stopped until the new
+    /// coordinator rewrites it. The watch waits out the grace and then follows the new session.
+    @Test func aResumedSweepIsFollowed() throws {
+        let sweep = try GrowingSweep()
+        try sweep.finish(0..<3)
+        try sweep.status(.stopped, done: 3, running: 0)
+        let watch = BackgroundWatch(
+            ReportWatch(directory: sweep.directory, intervalSeconds: 0.05, provenance: provenance, startGraceSeconds: 1))
+        defer { watch.stop.store(true, ordering: .releasing) }
+        #expect(eventually { watch.pages.load(ordering: .relaxed) >= 2 })
+        try sweep.status(.running, done: 3, running: 2)  // the new coordinator
+        usleep(1_300_000)
+        #expect(watch.result(within: 0) == nil)
+        #expect(sweep.page.contains("http-equiv=\"refresh\"") && text(ofID: "status-state", in: sweep.page) == "running")
+        try sweep.finish(3..<8)
+        try sweep.status(.finished, done: 8, running: 0)
+        let (end, _) = try #require(watch.result()).get()
+        #expect(end == .finished)
     }
 
     /// No status.json: the coordinator may not have started. The watch goes on until stopped.
