@@ -36,13 +36,13 @@ func liveStatusSection(_ status: SweepStatus?, mode: PageMode, now: Date) -> Str
     }
     guard let status else {
         guard mode != .snapshot else { return "" }
-        var h = "<section class=\"live\" id=\"live-status\">\n<h2>Live status</h2>\n<p class=\"watch-note\" id=\"watch-note\">\(note)</p>\n"
+        var h = "<section class=\"live\" id=\"live-status\">\n<h2>Coordinator status</h2>\n<p class=\"watch-note\" id=\"watch-note\">\(note)</p>\n"
         h += "<p id=\"status-missing\">No status.json in the directory yet: no coordinator has served this sweep since it was started, "
         h += "or it was run by a grainsweep that does not write one. The page shows what the CSV files hold.</p>\n"
         return h + "</section>\n"
     }
     let stale = staleness(of: status, at: now)
-    var h = "<section class=\"live state-\(status.state.rawValue)\(stale == nil ? "" : " stale")\" id=\"live-status\">\n<h2>Live status</h2>\n"
+    var h = "<section class=\"live state-\(status.state.rawValue)\(stale == nil ? "" : " stale")\" id=\"live-status\">\n<h2>Coordinator status</h2>\n"
     if !note.isEmpty { h += "<p class=\"watch-note\" id=\"watch-note\">\(note)</p>\n" }
     if let stale {
         h += "<p class=\"stale\" id=\"status-stale\">The coordinator looks gone: status.json says \(status.state.rawValue) but is stale since "

@@ -60,6 +60,7 @@ struct ReportCommand: ParsableCommand {
             onPage: { page in
                 if !announced {
                     print("\(page.htmlPath): rewritten every \(watcher.refreshSeconds) s while the sweep runs (Ctrl-C to stop)")
+                    fflush(nil)  // seen at once also when stdout is a file (nohup, a log)
                     announced = true
                 }
             },
