@@ -60,6 +60,7 @@ struct ServeOptions: ParsableArguments {
         c.retryFailed = retryFailed
         c.progressLogIntervalSeconds = progressInterval
         c.progressBar = progressMode == "bar" || (progressMode == "auto" && isatty(2) == 1)
+        if progressMode == "bar" { Console.standardError.forceStatusLine() }
         c.softwareVersion = grainsweepVersion
         return c
     }
@@ -118,13 +119,13 @@ struct CoordinatorCommand: ParsableCommand {
             do {
                 let secret = try CurveKeyFiles.readSecretKey(path: secretKey)
                 let keys = try CurveKeyFiles.readAuthorizedKeys(directory: authorizedKeys)
-                guard !keys.isEmpty else { throw fail("\(authorizedKeys): no *.pub files: no worker could connect") }
+                guard !keys.isEmpty else { throw fail("\(authorizedKeys): no *.pub files: no worker could connect", code: 2) }
                 configuration.security = ServerSecurity(secretKey: secret, authorizedWorkerKeys: Set(keys.values))
                 logger.info("CURVE on", metadata: ["authorized.workers": "\(keys.keys.sorted().joined(separator: ","))"])
             } catch let exit as ExitCode {
                 throw exit
             } catch {
-                throw fail("\(error)")
+                throw fail("\(error)", code: 2)
             }
         }
         let shutdown = ShutdownRequest()
@@ -132,8 +133,16 @@ struct CoordinatorCommand: ParsableCommand {
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(plan: plan, outDirectory: serve.out, configuration: configuration, logger: logger)
+        } catch let error as CoordinatorError where error.isInvalidInput {
+            throw fail("\(error)", code: 2)
         } catch {
             throw fail("\(error)")
+        }
+        if authorizedKeys == nil || coordinator.curveAuthenticator == nil {
+            // Nothing to reload; a hangup must not end the sweep, and not silently.
+            onSignal(SIGHUP) {
+                logger.notice("SIGHUP: nothing to reload (no --authorized-keys); serving on. Under ssh, run the coordinator in tmux, with nohup or as a systemd unit")
+            }
         }
         if let authorizedKeys, let zap = coordinator.curveAuthenticator {
             // SIGHUP re-reads the authorised keys: a new host joins without a restart.
@@ -148,6 +157,7 @@ struct CoordinatorCommand: ParsableCommand {
             }
         }
         let summary = try coordinator.run(shutdown: shutdown)
-        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+        let status = summary.exitCode(stopSignal: shutdown.firstSignal)
+        if status != 0 { throw ExitCode(status) }
     }
 }

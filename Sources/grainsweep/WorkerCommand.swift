@@ -64,19 +64,22 @@ struct WorkerCommand: ParsableCommand {
         configuration.softwareVersion = grainsweepVersion
         configuration.failEveryTask = injectFailures
         configuration.parentProcess = parentPID
+        // A worker of `grainsweep run` leaves the terminal's process group: Ctrl-C and a hangup
+        // reach only `run`, which stops its workers itself (SIGTERM, then SIGKILL).
+        if parentPID != nil { _ = setpgid(0, 0) }
         if let serverKey, let secretKey {
             do {
                 let secret = try CurveKeyFiles.readSecretKey(path: secretKey)
                 let derived = try CurveKeys.publicKey(fromSecret: secret)
                 if let publicKey, try CurveKeyFiles.readPublicKey(path: publicKey) != derived {
-                    throw fail("--public-key \(publicKey) is not the public key of --secret-key \(secretKey)")
+                    throw fail("--public-key \(publicKey) is not the public key of --secret-key \(secretKey)", code: 2)
                 }
                 configuration.security = ClientSecurity(
                     serverPublicKey: try CurveKeyFiles.readPublicKey(path: serverKey), publicKey: derived, secretKey: secret)
             } catch let exit as ExitCode {
                 throw exit
             } catch {
-                throw fail("\(error)")
+                throw fail("\(error)", code: 2)
             }
         }
         let shutdown = ShutdownRequest()

@@ -45,7 +45,7 @@ func plan(_ yaml: String) throws -> SweepPlan {
         let summary = try coordinator.run(shutdown: ShutdownRequest())
         stopWorkers.request()
         #expect(summary.done == 30 && summary.ranThisSession == 30 && summary.quarantined == 0 && !summary.stoppedEarly)
-        #expect(summary.exitCode == 0)
+        #expect(summary.exitCode(stopSignal: nil) == 0)
         #expect(summary.counters.dropped == 0)
         #expect(coordinator.directory.finished.count == 30)
         #expect(try coordinator.directory.curves.readRows().count == 30)
@@ -61,7 +61,7 @@ func plan(_ yaml: String) throws -> SweepPlan {
         stop.request()
         stop.request()
         let summary = try coordinator.run(shutdown: stop)
-        #expect(summary.stoppedEarly && summary.done == 0 && summary.exitCode == 0)
+        #expect(summary.stoppedEarly && summary.done == 0 && summary.exitCode(stopSignal: SIGINT) == 130)
     }
 }
 
