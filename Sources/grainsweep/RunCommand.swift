@@ -22,10 +22,10 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var serve: ServeOptions
 
-    @Option(help: "Local worker processes (default: one per usable core).")
+    @Option(help: "Local worker processes, 1...256 (default: one per usable core).")
     var workers: Int?
 
-    @Option(help: "Threads per task in each worker (default: usable cores divided by workers, at least 1).")
+    @Option(help: "Threads per task in each worker, 1...1024 (default: usable cores divided by workers, at least 1).")
     var threads: Int?
 
     @Option(name: .customLong("worker-log-level"), help: "Log level of the worker processes.")
