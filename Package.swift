@@ -100,7 +100,7 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["Results", "ExperimentAPI"], swiftSettings: strict),
         .testTarget(
             name: "CoordinatorTests",
-            dependencies: ["Coordinator", "Worker", "Experiments", "SweepModel", "WireProtocol", "ZeroMQ", "ExperimentAPI", "Leasing"],
+            dependencies: ["Coordinator", "Worker", "Experiments", "SweepModel", "WireProtocol", "ZeroMQ", "ExperimentAPI", "Leasing", "Results"],
             swiftSettings: strict),
         .testTarget(
             name: "LeasingTests", dependencies: ["Leasing", "LeaseSimulation", "ExperimentAPI", "WireProtocol"],

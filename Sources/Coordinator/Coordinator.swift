@@ -37,6 +37,8 @@ public final class Coordinator {
     /// The time limit in force (command line, else spec, else automatic).
     public let timeLimit: TimeLimit
     private var progress: ProgressMeter
+    private let statusFiles: StatusFiles
+    private var statusWriteFailures = 0
     /// Seconds from handing a lease out to accepting its result, for this run's tasks (a
     /// reservoir of at most 1,000,000 samples).
     private var leaseSeconds: [Double] = []
@@ -54,6 +56,7 @@ public final class Coordinator {
         directory = try ResultsDirectory(
             path: outDirectory, layout: CSVLayout(family: plan.family), manifest: manifest, specText: plan.specText)
         progress = ProgressMeter(total: plan.count)
+        statusFiles = StatusFiles(directory: outDirectory, sweep: plan.name, experiment: plan.family.name, startedAt: utcTimestamp())
         timeLimit = configuration.timeLimit ?? plan.timeLimit ?? .automatic
         let tasks = SweepPlanLeases(plan: plan, timeLimit: timeLimit)
 
@@ -65,7 +68,7 @@ public final class Coordinator {
         }
         let quarantinedIndexes = directory.quarantined.compactMap { tasks.index(of: $0) }
         if let old = directory.previousManifest, old.baseDigest != plan.baseDigest, foreign > 0 {
-            throw CoordinatorError(
+            throw CoordinatorError(invalidInput: true,
                 "\(outDirectory) holds \(directory.finished.count) results of sweep '\(old.name)' whose base parameters differ from this spec's (\(foreign) of them are no task of this spec): they belong to a different sweep. Use a new --out directory, or restore the spec's base parameters.")
         }
         if let old = directory.previousManifest, old.baseDigest != plan.baseDigest {
@@ -98,7 +101,7 @@ public final class Coordinator {
         }
 
         guard configuration.security != nil || configuration.insecure || Self.isLocal(configuration.bind) else {
-            throw CoordinatorError(
+            throw CoordinatorError(invalidInput: true,
                 "refusing to serve \(configuration.bind) without encryption: anyone who can reach it could take tasks and forge results. Make keys with `grainsweep keygen --out keys/coordinator` and `grainsweep keygen --out keys/workers/NAME`, then pass --secret-key and --authorized-keys (see README, 'Running on a cluster'), or bind to 127.0.0.1, or pass --insecure to accept the risk.")
         }
 
@@ -161,6 +164,9 @@ public final class Coordinator {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
+    /// Tasks neither finished nor quarantined.
+    public var remaining: Int { machine.remaining }
+
     /// Counters of dropped messages and lease events so far.
     public var droppedMessages: Counters { machine.counters }
 
@@ -185,11 +191,14 @@ public final class Coordinator {
             "time.limit": "\(timeLimit)",
         ])
         var items = [socket.pollItem(.readable)]
+        var nextStatus = started
         while true {
             var now = Self.now()
             let requests = shutdown.requests
             if requests >= 2 {
                 logger.warning("second stop request: leaving at once", metadata: ["leases.abandoned": "\(machine.running)"])
+                // Goodbyes that cannot leave at once are not waited for.
+                try? socket.set(.linger(milliseconds: 0))
                 return try finish(started: started, stopped: true)
             }
             if requests == 1 && !stopping {
@@ -224,10 +233,14 @@ public final class Coordinator {
                 try directory.commit()
                 lastCommit = now
             }
+            if now >= nextStatus {
+                writeStatus(stopping ? .stopping : .running, now: now)
+                nextStatus = now + SweepStatus.writeIntervalSeconds
+            }
             if now >= nextProgress {
                 reportRefusals(now: now)
                 reportProgress(now: now)
-                nextProgress = now + (configuration.progressBar ? 0.25 : configuration.progressLogIntervalSeconds)
+                nextProgress = now + (showsProgressBar ? 0.25 : configuration.progressLogIntervalSeconds)
             }
         }
     }
@@ -236,8 +249,9 @@ public final class Coordinator {
         machine.finish(final: !stopped, reason: stopped ? "coordinator stopping; reconnect later" : "sweep finished")
         carryOut()
         try directory.commit()
-        if configuration.progressBar { FileHandle.standardError.write(Data("\n".utf8)) }
+        Console.standardError.endStatus()
         machine.setDeniedConnections(authenticator?.denied ?? 0)
+        writeStatus(stopped ? .stopped : .finished, now: Self.now())
         leaseSeconds.sort()
         func quantile(_ q: Double) -> Double? {
             leaseSeconds.isEmpty ? nil : leaseSeconds[min(leaseSeconds.count - 1, Int(Double(leaseSeconds.count) * q))]
@@ -350,13 +364,33 @@ public final class Coordinator {
         nextRefusalLog = now + 10
     }
 
+    /// Rewrites status.json and metrics.prom (a failure is logged, at most once a minute's worth).
+    private func writeStatus(_ state: SweepStatus.State, now: Double) {
+        machine.setDeniedConnections(authenticator?.denied ?? 0)
+        let status = SweepStatus(
+            sweep: plan.name, experiment: plan.family.name, state: state, startedAt: statusFiles.startedAt,
+            updatedAt: utcTimestamp(), pid: getpid(), total: plan.count, done: machine.done,
+            quarantined: machine.quarantined, running: machine.running, retrying: machine.retrying,
+            ranThisSession: machine.ranThisSession, tasksPerMinute: progress.rate(now: now),
+            etaSeconds: progress.etaSeconds(now: now, left: machine.remaining), workers: machine.workerCount,
+            hosts: machine.hostLoads().map { SweepStatus.Host(host: $0.host, workers: $0.workers, slots: $0.slots, running: $0.running) },
+            droppedMessages: machine.counters.dropped, deniedConnections: machine.counters.deniedConnections)
+        if let error = statusFiles.write(status) {
+            if statusWriteFailures % 30 == 0 { logger.warning("cannot write the status files: \(error)") }
+            statusWriteFailures += 1
+        }
+    }
+
+    /// A bar when asked for and standard error is still a terminal (not redirected after a hangup).
+    private var showsProgressBar: Bool { configuration.progressBar && Console.standardError.showsStatusLine }
+
     private func reportProgress(now: Double) {
         machine.setDeniedConnections(authenticator?.denied ?? 0)
         let line = progress.line(
             now: now, done: machine.done, running: machine.running, failed: machine.quarantined, retrying: machine.retrying,
             workers: machine.workerCount, dropped: machine.counters.dropped, denied: machine.counters.deniedConnections)
-        if configuration.progressBar {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        if showsProgressBar {
+            Console.standardError.setStatus(line)
         } else {
             logger.info("progress: \(line)")
         }
@@ -417,5 +451,15 @@ struct SweepPlanLeases: LeasePlan {
 /// A coordinator that cannot start, with what to do about it.
 public struct CoordinatorError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// Whether the user's input is at fault (a results directory of another sweep, a bind
+    /// refused for safety) rather than this machine (exit status 2 rather than 1).
+    public let isInvalidInput: Bool
+    public init(_ description: String) {
+        self.description = description
+        isInvalidInput = false
+    }
+    public init(invalidInput: Bool, _ description: String) {
+        self.description = description
+        isInvalidInput = invalidInput
+    }
 }

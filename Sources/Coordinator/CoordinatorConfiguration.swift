@@ -71,9 +71,11 @@ public struct CoordinatorSummary: Sendable, CustomStringConvertible {
     /// Tasks of this run per second of serving.
     public var tasksPerSecond: Double { servingSeconds > 0 ? Double(ranThisSession) / servingSeconds : 0 }
 
-    /// 0: every task done, or stopped on request (resume later); 3: finished with quarantined tasks.
-    public var exitCode: Int32 {
-        if stoppedEarly { return 0 }
+    /// The process's exit status for this outcome: 0 every task done; 3 finished with
+    /// quarantined tasks; 128+N stopped early by signal N (`stopSignal`; SIGTERM when the stop
+    /// came from elsewhere), so that `run && report` tells a finished sweep from an interrupted one.
+    public func exitCode(stopSignal: Int32?) -> Int32 {
+        if stoppedEarly { return 128 + (stopSignal ?? SIGTERM) }
         return quarantined > 0 ? 3 : 0
     }
 
@@ -86,9 +88,10 @@ public struct CoordinatorSummary: Sendable, CustomStringConvertible {
         if quarantined > 0 { s += ", \(quarantined) quarantined (see failures.csv)" }
         if stoppedEarly { s += ", stopped before the end (run again to resume)" }
         let c = counters
-        if c.malformed + c.unknownPeer + c.rejected + c.stale > 0 {
-            s += "; dropped messages: \(c.malformed) malformed, \(c.unknownPeer) from unknown peers, \(c.rejected) without a lease, \(c.stale) stale results"
+        if c.malformed + c.unknownPeer + c.rejected > 0 {
+            s += "; dropped messages: \(c.malformed) malformed, \(c.unknownPeer) from unknown peers, \(c.rejected) without a lease"
         }
+        if c.stale > 0 { s += "; \(c.stale) repeated results of finished tasks ignored (harmless: re-sent after a restart or a lost acknowledgement)" }
         if c.unexpected + c.badResults > 0 { s += "; \(c.unexpected) unexpected, \(c.badResults) with wrong metric names" }
         if c.wrongVersion + c.refusedHellos + c.forgedClaims + c.badCurvePoints > 0 {
             s += "; \(c.wrongVersion) of another protocol version, \(c.refusedHellos) refused hellos, "

@@ -30,12 +30,17 @@ struct ProgressMeter {
         return Double(count) / span * 60
     }
 
+    /// Seconds left at the current rate: 0 when nothing is left, nil before any rate is known.
+    mutating func etaSeconds(now: Double, left: Int) -> Double? {
+        if left <= 0 { return 0 }
+        let perMinute = rate(now: now)
+        return perMinute > 0 ? Double(left) / perMinute * 60 : nil
+    }
+
     mutating func line(now: Double, done: Int, running: Int, failed: Int, retrying: Int = 0, workers: Int, dropped: Int,
                        denied: Int) -> String {
         let perMinute = rate(now: now)
-        let left = total - done - failed
-        let eta: String
-        if left == 0 { eta = "0s" } else if perMinute > 0 { eta = Self.duration(Double(left) / perMinute * 60) } else { eta = "?" }
+        let eta = etaSeconds(now: now, left: total - done - failed).map(Self.duration) ?? "?"
         let fraction = total == 0 ? 1 : Double(done + failed) / Double(total)
         let width = 24
         let filled = Int(fraction * Double(width))

@@ -56,7 +56,9 @@ public struct Counters: Sendable, Hashable {
     public var unknownPeer = 0
     /// Metrics, results or failures for a lease the sender does not hold.
     public var rejected = 0
-    /// Results for tasks already finished (late results of expired leases).
+    /// Results and metrics for tasks already finished: late results of expired leases, and
+    /// results re-sent after a coordinator restart or a lost acknowledgement. Expected and
+    /// harmless (nothing is counted twice), so not part of ``dropped``.
     public var stale = 0
     /// Results whose metric names do not match the family's.
     public var badResults = 0
@@ -82,10 +84,21 @@ public struct Counters: Sendable, Hashable {
     /// Connections refused by the CURVE authenticator (unknown keys, no keys).
     public var deniedConnections = 0
 
+    /// Messages dropped because they were malformed, hostile or out of place: what deserves a
+    /// look. Duplicates of finished work (``stale``) are not counted here.
     public var dropped: Int {
-        malformed + wrongVersion + unexpected + unknownPeer + rejected + stale + badResults + badCurvePoints + forgedClaims
+        malformed + wrongVersion + unexpected + unknownPeer + rejected + badResults + badCurvePoints + forgedClaims
     }
     public init() {}
+}
+
+/// One host's connected workers: how many, their slots, and the leases they hold.
+public struct HostLoad: Sendable, Equatable {
+    public var host: String
+    public var workers = 0
+    public var slots = 0
+    public var running = 0
+    public init(host: String) { self.host = host }
 }
 
 /// A ZeroMQ routing id: who sent a message to the ROUTER.

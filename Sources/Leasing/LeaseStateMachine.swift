@@ -185,6 +185,20 @@ public final class LeaseStateMachine {
     /// Whether nothing is left to run (every task done or quarantined, no lease out).
     public var isFinished: Bool { remaining == 0 && leases.isEmpty }
 
+    /// Connected workers grouped by host, sorted by host name (for status files; O(workers)).
+    public func hostLoads() -> [HostLoad] {
+        var byHost: [String: HostLoad] = [:]
+        for worker in workers.values {
+            let host = worker.hello.host
+            var load = byHost[host] ?? HostLoad(host: host)
+            load.workers += 1
+            load.slots += worker.hello.slots
+            load.running += worker.leases.count
+            byHost[host] = load
+        }
+        return byHost.values.sorted { $0.host < $1.host }
+    }
+
     private func log(_ level: LeaseLogLevel, _ text: String, _ metadata: [String: String] = [:]) {
         actions.append(.log(level, text, metadata))
     }

@@ -10,6 +10,7 @@ import Glibc
 /// an immediate (still consistent) one.
 public final class ShutdownRequest: Sendable {
     private let count = Atomic<Int>(0)
+    private let signalNumber = Atomic<Int32>(0)
     /// Signal sources live as long as the process (they are installed once, by main).
     /// `nonisolated(unsafe)`: written only by `installSignalHandlers`, under `installLock`.
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
@@ -23,6 +24,12 @@ public final class ShutdownRequest: Sendable {
     /// Adds one request (as a signal would).
     public func request() { count.add(1, ordering: .releasing) }
 
+    /// The signal behind the first request, if a signal made it (for the exit status 128+N).
+    public var firstSignal: Int32? {
+        let n = signalNumber.load(ordering: .acquiring)
+        return n == 0 ? nil : n
+    }
+
     /// Routes SIGINT and SIGTERM (or `signals`) to this object: each delivery is one request.
     /// The default action of those signals is disabled for the whole process.
     public func installSignalHandlers(_ signals: [Int32] = [SIGINT, SIGTERM], onSignal: (@Sendable (Int32) -> Void)? = nil) {
@@ -32,6 +39,7 @@ public final class ShutdownRequest: Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { [self] in
+                _ = signalNumber.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
                 request()
                 onSignal?(number)
             }

@@ -121,6 +121,26 @@ public struct SweepStatus: Codable, Sendable, Equatable {
 
     /// Writes the file atomically (a reader sees the old or the new status, never half of one).
     public func write(directory: String) throws(ResultsError) {
-        try AppendOnlyCSV.writeAtomically(path: directory + "/" + Self.fileName, Array(encoded()))
+        try writeSnapshot(path: directory + "/" + Self.fileName, Array(encoded()))
+    }
+}
+
+/// Replaces a file that is a snapshot (status.json, metrics.prom) by `bytes`: written beside it
+/// and renamed over it, so that readers see the old or the new text, never a mix. Not synced:
+/// a snapshot is rewritten every few seconds, and a crash may leave the previous one.
+public func writeSnapshot(path: String, _ bytes: [UInt8]) throws(ResultsError) {
+    let temporary = path + ".tmp"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw ResultsError(path: temporary, message: "cannot create: \(String(cString: strerror(errno)))") }
+    let failure = AppendOnlyCSV.writeAll(fd, bytes)
+    close(fd)
+    if let failure {
+        unlink(temporary)
+        throw ResultsError(path: temporary, message: "cannot write: \(String(cString: strerror(failure)))")
+    }
+    guard rename(temporary, path) == 0 else {
+        let code = errno
+        unlink(temporary)
+        throw ResultsError(path: path, message: "cannot replace: \(String(cString: strerror(code)))")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ExperimentAPI
 import Experiments
 import Foundation
+import Lifecycle
 import Logging
 import SweepModel
 
@@ -13,15 +14,21 @@ struct LoggingOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
-    /// Sends log lines to stderr at the chosen level. Called once, by each command's `run`.
+    /// Sends log lines to stderr at the chosen level, through ``Console`` so that they never
+    /// share a line with the progress bar. Called once, by each command's `run`.
     func bootstrap() {
         let level = logLevel
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = StreamLogHandler(label: label, stream: ConsoleStream(), metadataProvider: nil)
             handler.logLevel = level
             return handler
         }
     }
+}
+
+/// The log handler's output: whole lines to ``Console/standardError``.
+struct ConsoleStream: TextOutputStream, Sendable {
+    mutating func write(_ string: String) { Console.standardError.writeLine(string) }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
@@ -41,7 +48,7 @@ func loadPlan(_ path: String, maxTasks: Int?) throws -> SweepPlan {
 
 /// Prints a message to stderr and exits with `code`.
 func fail(_ message: String, code: Int32 = 1) -> ExitCode {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    Console.standardError.writeLine("error: \(message)")
     return ExitCode(code)
 }
 

@@ -11,10 +11,10 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Results directory: results.csv, curves.csv, failures.csv. Reusing it resumes the sweep.")
     var out: String
 
-    @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds, both ways.")
+    @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval in milliseconds, both ways, 10...600000.")
     var heartbeatMs: Int = 1000
 
-    @Option(help: "Missed heartbeat intervals after which a worker is dead and its tasks are handed out again.")
+    @Option(help: "Missed heartbeat intervals, 2...1000, after which a worker is dead and its tasks are handed out again.")
     var liveness: Int = 5
 
     @Option(name: .customLong("max-attempts"), help: "Failures of its own (1...100) a task may have before it is quarantined: errors, time limits, and crashes that repeat on another host. Workers lost to partitions or overloaded hosts do not count.")
@@ -23,19 +23,19 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("time-limit"), help: "How long one task may run before it is cancelled and counted as a failure: auto (20x the experiment's cost estimate, at least 10 minutes), none, or a duration such as 90s, 15m, 2h. Overrides the spec's time_limit.")
     var timeLimit: String?
 
-    @Option(name: .customLong("grace-seconds"), help: "On SIGINT/SIGTERM, seconds running tasks get to finish.")
+    @Option(name: .customLong("grace-seconds"), help: "On SIGINT/SIGTERM, seconds (>= 0) running tasks get to finish; a second signal stops at once.")
     var graceSeconds: Double = 30
 
     @Option(name: .customLong("progress"), help: "auto (a bar on a terminal, log lines otherwise), bar or log.")
     var progressMode: String = "auto"
 
-    @Option(name: .customLong("progress-interval"), help: "Seconds between progress log lines.")
+    @Option(name: .customLong("progress-interval"), help: "Seconds between progress log lines, > 0.")
     var progressInterval: Double = 10
 
     @Flag(name: .customLong("retry-failed"), help: "Run quarantined tasks of an earlier run again.")
     var retryFailed = false
 
-    @Option(name: .customLong("max-tasks"), help: "Refuse specs that expand to more tasks than this.")
+    @Option(name: .customLong("max-tasks"), help: "Refuse specs that expand to more tasks than this, >= 1.")
     var maxTasks: Int?
 
     func validate() throws {
@@ -44,6 +44,8 @@ struct ServeOptions: ParsableArguments {
         guard maxAttempts >= 1 && maxAttempts <= 100 else { throw ValidationError("--max-attempts must be in 1...100") }
         guard graceSeconds >= 0 else { throw ValidationError("--grace-seconds must be >= 0") }
         guard ["auto", "bar", "log"].contains(progressMode) else { throw ValidationError("--progress must be auto, bar or log") }
+        guard progressInterval > 0 && progressInterval.isFinite else { throw ValidationError("--progress-interval must be > 0") }
+        if let maxTasks, maxTasks < 1 { throw ValidationError("--max-tasks must be >= 1") }
         if let timeLimit, TimeLimit(parsing: timeLimit) == nil {
             throw ValidationError("--time-limit: found '\(timeLimit)', expected auto, none, or a positive duration such as 90s, 15m, 2h")
         }
@@ -60,6 +62,7 @@ struct ServeOptions: ParsableArguments {
         c.retryFailed = retryFailed
         c.progressLogIntervalSeconds = progressInterval
         c.progressBar = progressMode == "bar" || (progressMode == "auto" && isatty(2) == 1)
+        if progressMode == "bar" { Console.standardError.forceStatusLine() }
         c.softwareVersion = grainsweepVersion
         return c
     }
@@ -118,13 +121,13 @@ struct CoordinatorCommand: ParsableCommand {
             do {
                 let secret = try CurveKeyFiles.readSecretKey(path: secretKey)
                 let keys = try CurveKeyFiles.readAuthorizedKeys(directory: authorizedKeys)
-                guard !keys.isEmpty else { throw fail("\(authorizedKeys): no *.pub files: no worker could connect") }
+                guard !keys.isEmpty else { throw fail("\(authorizedKeys): no *.pub files: no worker could connect", code: 2) }
                 configuration.security = ServerSecurity(secretKey: secret, authorizedWorkerKeys: Set(keys.values))
                 logger.info("CURVE on", metadata: ["authorized.workers": "\(keys.keys.sorted().joined(separator: ","))"])
             } catch let exit as ExitCode {
                 throw exit
             } catch {
-                throw fail("\(error)")
+                throw fail("\(error)", code: 2)
             }
         }
         let shutdown = ShutdownRequest()
@@ -132,8 +135,16 @@ struct CoordinatorCommand: ParsableCommand {
         let coordinator: Coordinator
         do {
             coordinator = try Coordinator(plan: plan, outDirectory: serve.out, configuration: configuration, logger: logger)
+        } catch let error as CoordinatorError where error.isInvalidInput {
+            throw fail("\(error)", code: 2)
         } catch {
             throw fail("\(error)")
+        }
+        if authorizedKeys == nil || coordinator.curveAuthenticator == nil {
+            // Nothing to reload; a hangup must not end the sweep, and not silently.
+            onSignal(SIGHUP) {
+                logger.notice("SIGHUP: nothing to reload (no --authorized-keys); serving on. Under ssh, run the coordinator in tmux, with nohup or as a systemd unit")
+            }
         }
         if let authorizedKeys, let zap = coordinator.curveAuthenticator {
             // SIGHUP re-reads the authorised keys: a new host joins without a restart.
@@ -148,6 +159,7 @@ struct CoordinatorCommand: ParsableCommand {
             }
         }
         let summary = try coordinator.run(shutdown: shutdown)
-        if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
+        let status = summary.exitCode(stopSignal: shutdown.firstSignal)
+        if status != 0 { throw ExitCode(status) }
     }
 }

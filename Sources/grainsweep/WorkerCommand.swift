@@ -16,13 +16,13 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The coordinator's endpoint, tcp://HOST:PORT.")
     var connect: String
 
-    @Option(help: "Tasks to run at once.")
+    @Option(help: "Tasks to run at once, 1...1024.")
     var slots: Int = 1
 
-    @Option(help: "Threads per task (default: usable cores divided by slots).")
+    @Option(help: "Threads per task, 1...1024 (default: usable cores divided by slots).")
     var threads: Int?
 
-    @Option(help: "Host name to report (default: this machine's).")
+    @Option(help: "Host name to report, 1...255 bytes (default: this machine's).")
     var host: String?
 
     @Option(name: .customLong("server-key"), help: "The coordinator's CURVE public key file.")
@@ -31,7 +31,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("secret-key"), help: "This worker's CURVE secret key file (from grainsweep keygen).")
     var secretKey: String?
 
-    @Option(name: .customLong("give-up-after"), help: "Exit after this many seconds without a coordinator (default: never).")
+    @Option(name: .customLong("give-up-after"), help: "Exit (status 4) after this many seconds without a coordinator, > 0 (default: never).")
     var giveUpAfter: Double?
 
     @Option(name: .customLong("public-key"), help: "This worker's CURVE public key file (optional: derived from the secret key, checked if given).")
@@ -48,6 +48,7 @@ struct WorkerCommand: ParsableCommand {
     func validate() throws {
         guard slots >= 1 && slots <= 1024 else { throw ValidationError("--slots must be in 1...1024") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024") }
+        if let giveUpAfter, !(giveUpAfter > 0 && giveUpAfter.isFinite) { throw ValidationError("--give-up-after must be > 0 seconds") }
         if (serverKey == nil) != (secretKey == nil) { throw ValidationError("--server-key and --secret-key go together") }
         if let host, host.isEmpty || host.utf8.count > WireLimits.maxHostBytes {
             throw ValidationError("--host must be 1...\(WireLimits.maxHostBytes) bytes")
@@ -64,19 +65,22 @@ struct WorkerCommand: ParsableCommand {
         configuration.softwareVersion = grainsweepVersion
         configuration.failEveryTask = injectFailures
         configuration.parentProcess = parentPID
+        // A worker of `grainsweep run` leaves the terminal's process group: Ctrl-C and a hangup
+        // reach only `run`, which stops its workers itself (SIGTERM, then SIGKILL).
+        if parentPID != nil { _ = setpgid(0, 0) }
         if let serverKey, let secretKey {
             do {
                 let secret = try CurveKeyFiles.readSecretKey(path: secretKey)
                 let derived = try CurveKeys.publicKey(fromSecret: secret)
                 if let publicKey, try CurveKeyFiles.readPublicKey(path: publicKey) != derived {
-                    throw fail("--public-key \(publicKey) is not the public key of --secret-key \(secretKey)")
+                    throw fail("--public-key \(publicKey) is not the public key of --secret-key \(secretKey)", code: 2)
                 }
                 configuration.security = ClientSecurity(
                     serverPublicKey: try CurveKeyFiles.readPublicKey(path: serverKey), publicKey: derived, secretKey: secret)
             } catch let exit as ExitCode {
                 throw exit
             } catch {
-                throw fail("\(error)")
+                throw fail("\(error)", code: 2)
             }
         }
         let shutdown = ShutdownRequest()

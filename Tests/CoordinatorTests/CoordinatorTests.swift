@@ -3,6 +3,7 @@ import Experiments
 import Foundation
 import Lifecycle
 import Logging
+import Results
 import SweepModel
 import Testing
 import Worker
@@ -45,7 +46,7 @@ func plan(_ yaml: String) throws -> SweepPlan {
         let summary = try coordinator.run(shutdown: ShutdownRequest())
         stopWorkers.request()
         #expect(summary.done == 30 && summary.ranThisSession == 30 && summary.quarantined == 0 && !summary.stoppedEarly)
-        #expect(summary.exitCode == 0)
+        #expect(summary.exitCode(stopSignal: nil) == 0)
         #expect(summary.counters.dropped == 0)
         #expect(coordinator.directory.finished.count == 30)
         #expect(try coordinator.directory.curves.readRows().count == 30)
@@ -61,7 +62,7 @@ func plan(_ yaml: String) throws -> SweepPlan {
         stop.request()
         stop.request()
         let summary = try coordinator.run(shutdown: stop)
-        #expect(summary.stoppedEarly && summary.done == 0 && summary.exitCode == 0)
+        #expect(summary.stoppedEarly && summary.done == 0 && summary.exitCode(stopSignal: SIGINT) == 130)
     }
 }
 
@@ -83,5 +84,31 @@ func plan(_ yaml: String) throws -> SweepPlan {
         #expect(line.contains("3 workers") && line.contains("60.0 tasks/min") && line.contains("ETA 1m09s"))
         #expect(line.contains("4 dropped"))
         #expect(ProgressMeter.duration(7300) == "2h01m")
+    }
+
+    /// Tasks waiting for another attempt after failures of their own show beside "failed"
+    /// (quarantined), so "0 failed" never hides retries.
+    @Test func progressLineShowsTasksBeingRetried() {
+        var meter = ProgressMeter(total: 100)
+        let line = meter.line(now: 10, done: 5, running: 2, failed: 0, retrying: 12, workers: 2, dropped: 0, denied: 0)
+        #expect(line.contains("0 failed (12 being retried)"), "\(line)")
+        let quiet = meter.line(now: 10, done: 5, running: 2, failed: 0, retrying: 0, workers: 2, dropped: 0, denied: 0)
+        #expect(!quiet.contains("retried"))
+        #expect(meter.etaSeconds(now: 10, left: 0) == 0 && meter.etaSeconds(now: 10, left: 5) == nil)
+    }
+
+    @Test func prometheusTextEscapesLabelsAndListsEveryHost() {
+        let status = SweepStatus(
+            sweep: "a\"b\\c", experiment: "sleep", state: .running, startedAt: "s", updatedAt: "u", pid: 1, total: 10,
+            done: 3, quarantined: 1, running: 2, retrying: 1, ranThisSession: 3, tasksPerMinute: 1.5, etaSeconds: nil,
+            workers: 3, hosts: [.init(host: "h1", workers: 2, slots: 4, running: 2), .init(host: "h\n2", workers: 1, slots: 1, running: 0)],
+            droppedMessages: 7, deniedConnections: 0)
+        let text = StatusFiles.prometheusText(status)
+        #expect(text.contains("grainsweep_tasks{sweep=\"a\\\"b\\\\c\",state=\"planned\"} 10"), "\(text)")
+        #expect(text.contains("grainsweep_slots{sweep=\"a\\\"b\\\\c\",host=\"h1\"} 4"))
+        #expect(text.contains("host=\"h\\n2\"} 1"))
+        #expect(text.contains("grainsweep_tasks_per_minute{sweep=\"a\\\"b\\\\c\"} 1.5"))
+        #expect(!text.contains("grainsweep_eta_seconds"), "no ETA is known yet")
+        #expect(text.contains("grainsweep_finished{sweep=\"a\\\"b\\\\c\"} 0"))
     }
 }
