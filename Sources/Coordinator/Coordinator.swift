@@ -80,6 +80,7 @@ public final class Coordinator {
         rules.liveness = configuration.liveness
         rules.maxAttempts = configuration.maxAttempts
         rules.drainAfterFailures = configuration.drainAfterFailures
+        rules.softwareVersion = configuration.softwareVersion
         var charges: [Int: Int] = [:]
         for (id, n) in directory.charged { if let i = tasks.index(of: id) { charges[i] = n } }
         machine = LeaseStateMachine(

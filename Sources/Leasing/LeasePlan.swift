@@ -37,6 +37,10 @@ public struct LeaseRules: Sendable, Hashable {
     /// are a mass event (partition, overloaded host, coordinator-side trouble) that says nothing
     /// about the tasks; at least 2 deaths.
     public var massDeathFraction: Double = 0.1
+    /// This coordinator's software version: a worker announcing another one is admitted (the
+    /// protocol version alone decides compatibility) but logged once per version, because a
+    /// task's bits may differ between grainsweep versions.
+    public var softwareVersion: String?
 
     public init() {}
 

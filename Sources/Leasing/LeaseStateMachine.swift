@@ -98,6 +98,8 @@ public final class LeaseStateMachine {
     /// and adopted again (its worker still ran it) sends them again and must not write them twice.
     private var curvesWritten: [TaskID: Set<CurveKey>] = [:]
     private var workers: [PeerID: WorkerState] = [:]
+    /// Worker software versions other than ours already logged (each once).
+    private var otherVersions: Set<String> = []
     /// Workers with credit, so dispatch does not scan every worker.
     private var hungry: Set<PeerID> = []
     /// Connections by worker identity (host:pid), so a reconnect finds its old connection at once.
@@ -432,6 +434,11 @@ public final class LeaseStateMachine {
             requeue(lease.index)
         }
         updateHunger(peer)
+        if let ours = rules.softwareVersion, hello.softwareVersion != ours, otherVersions.insert(hello.softwareVersion).inserted {
+            log(.warning, "a worker runs another grainsweep version: its results are accepted, but a task's bits may differ between versions", [
+                "worker": "\(hello.host):\(hello.pid)", "version.worker": hello.softwareVersion, "version.coordinator": ours,
+            ])
+        }
         log(.info, "worker joined", [
             "worker": "\(hello.host):\(hello.pid)", "slots": "\(hello.slots)", "threads": "\(hello.threadsPerSlot)",
             "version": hello.softwareVersion, "held": "\(hello.held.count)",

@@ -22,9 +22,11 @@ public struct CurveKeyFileError: Error, CustomStringConvertible, Sendable, Hasha
 /// CURVE key files on disk.
 ///
 /// Format (one key per file, UTF-8 text): lines starting with `#` and blank lines are comments;
-/// exactly one other line holds the 40-character Z85 key, surrounding spaces ignored. For a pair
-/// named `NAME` in a directory:
-/// - `NAME.key`: the secret key, mode 0600 (reading refuses a file that group or others can read,
+/// exactly one other line holds the 40-character Z85 key, surrounding spaces ignored. `#` is a
+/// Z85 character, but never a key's first: each group of 5 characters encodes 4 bytes, a value
+/// below 2^32, so its first character is at most the 83rd of the alphabet (`%`), and `#` is the
+/// 85th. For a pair named `NAME` in a directory:
+/// - `NAME.key`: the secret key only (the public key is derived from it), mode 0600 (reading refuses a file that group or others can read,
 ///   as ssh does, and says how to fix it);
 /// - `NAME.pub`: the public key, mode 0644, safe to copy to the coordinator's authorised-keys
 ///   directory (one `.pub` file per worker; the file name without `.pub` names the worker).

@@ -32,8 +32,9 @@ private final class Harness {
     var charges: [(Int, Int)] = []
     var logs: [String] = []
 
-    init(tasks: Int = 4, maxAttempts: Int = 3, limit: Double? = nil, charges: [Int: Int] = [:]) {
+    init(tasks: Int = 4, maxAttempts: Int = 3, limit: Double? = nil, charges: [Int: Int] = [:], version: String? = nil) {
         var rules = LeaseRules()
+        rules.softwareVersion = version
         rules.heartbeatInterval = 1
         rules.liveness = 3
         rules.maxAttempts = maxAttempts
@@ -92,6 +93,18 @@ private final class Harness {
 }
 
 @Suite struct LeaseStateMachineTests {
+    /// Workers of another software version are served (the protocol version decides), and the
+    /// difference is logged once per version, not once per worker.
+    @Test func anotherSoftwareVersionIsServedAndLoggedOnce() {
+        let h = Harness(tasks: 4, version: "0.2.0")
+        #expect(h.join("a").count == 1)
+        #expect(h.join("b").count == 1)
+        #expect(h.logs.filter { $0.contains("another grainsweep version") }.count == 1)
+        let same = Harness(tasks: 4, version: "t")
+        same.join("a")
+        #expect(!same.logs.contains { $0.contains("another grainsweep version") })
+    }
+
     @Test func aLeaseIsIssuedSignedAndCompletedOnce() {
         let h = Harness(tasks: 1)
         let tasks = h.join("a")

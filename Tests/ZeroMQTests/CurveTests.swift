@@ -148,6 +148,10 @@ import Testing
         #expect(CurveKeyFiles.parseKey("") == nil)
         #expect(CurveKeyFiles.parseKey("\(key)\n\(key)\n") == nil)
         #expect(CurveKeyFiles.parseKey("public-key = \"\(key)\"") == nil)
+        // '#' is a Z85 character, but no key starts with it (a 5-character group starting with
+        // '#' would encode a value of 2^32 or more), so '#' lines cannot hide a key.
+        #expect(!CurveKeys.isValidZ85Key("#" + key.dropFirst()))
+        for _ in 0..<2000 { #expect(try !CurveKeys.generate().publicKey.hasPrefix("#")) }
 
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
