@@ -42,7 +42,13 @@ let package = Package(
         // The hierarchical multi-view experiment: data, network, training. Pure compute, no I/O.
         .target(name: "TrainingCore", dependencies: ["Parallelism"], swiftSettings: hot),
         // Adapters that put each experiment family behind ExperimentAPI.ExperimentFamily.
-        .target(name: "Experiments", dependencies: ["ExperimentAPI", "TrainingCore"], swiftSettings: strict),
+        .target(name: "Experiments", dependencies: ["ExperimentAPI", "TrainingCore", "CommandExperiment"], swiftSettings: strict),
+        // Starting a program in its own process group that dies with its parent (fork/exec in C:
+        // nothing but async-signal-safe calls may run between them).
+        .target(name: "CSpawn"),
+        // The spec-defined `command` family: runs the user's program per task and reads its
+        // JSON-lines metrics.
+        .target(name: "CommandExperiment", dependencies: ["ExperimentAPI", "CSpawn"], swiftSettings: strict),
         // Sweep specs (YAML), grid expansion, validation.
         .target(name: "SweepModel", dependencies: ["ExperimentAPI", "Yams"], swiftSettings: strict),
         // libzmq, and a small safe Swift layer over it (ZeroMQ).

@@ -418,8 +418,12 @@ struct SweepPlanLeases: LeasePlan {
     let indexOf: [TaskID: Int32]
     let timeLimitRule: TimeLimit
 
+    /// The family's definition as task parameters, for a spec-defined (`command`) family.
+    let definitionParameters: [(String, ParameterValue)]
+
     init(plan: SweepPlan, timeLimit: TimeLimit) {
         self.plan = plan
+        definitionParameters = plan.family.commandDefinition?.wireParameters().map { ($0.name, $0.value) } ?? []
         ids = plan.ids()
         var indexOf: [TaskID: Int32] = [:]
         indexOf.reserveCapacity(ids.count)
@@ -433,9 +437,12 @@ struct SweepPlanLeases: LeasePlan {
     func index(of id: TaskID) -> Int? { indexOf[id].map(Int.init) }
     func assignment(at index: Int, lease: LeaseRef) -> TaskAssignment {
         let parameters = plan.parameters(at: index)
-        return TaskAssignment(
-            lease: lease, experiment: plan.family.name,
-            parameters: parameters.sortedNames.map { ($0, parameters[$0]!) })
+        var list = parameters.sortedNames.map { ($0, parameters[$0]!) }
+        if !definitionParameters.isEmpty {
+            // A spec-defined family travels with each task (names sort in, see PROTOCOL.md §6).
+            list = (list + definitionParameters).sorted { $0.0 < $1.0 }
+        }
+        return TaskAssignment(lease: lease, experiment: plan.family.name, parameters: list)
     }
     func curveEpochs(at index: Int) -> [String: Int] { plan.family.curveEpochs(plan.parameters(at: index)) }
     func timeLimit(at index: Int) -> Double? {

@@ -54,6 +54,12 @@ public protocol ExperimentFamily: Sendable {
     /// Whether a task returns at once (a no-op): a worker then runs it on its I/O thread instead
     /// of handing it to a slot thread. Defaults to false.
     func isInstant(_ parameters: ParameterSet) -> Bool
+    /// What a task id covers besides the parameter values: the family's name for compiled
+    /// families (the default); for a spec-defined `command` family, also its definition.
+    var identity: String { get }
+    /// A spec-defined family's definition, which the coordinator sends to workers with each task
+    /// (nil for compiled families, the default).
+    var commandDefinition: CommandDefinition? { get }
 }
 
 extension ParameterSpec {
@@ -65,6 +71,8 @@ extension ParameterSpec {
 
 extension ExperimentFamily {
     public func isInstant(_ parameters: ParameterSet) -> Bool { false }
+    public var identity: String { name }
+    public var commandDefinition: CommandDefinition? { nil }
 
     /// ``parameters`` followed by `seed`.
     public var allParameters: [ParameterSpec] { parameters + [.seed] }

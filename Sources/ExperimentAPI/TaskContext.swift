@@ -11,12 +11,16 @@ import Synchronization
 public struct TaskContext: Sendable {
     public let pool: ComputePool
     public let cancellation: TaskCancellation
+    /// The GPUs of the worker slot running the task (ids as CUDA_VISIBLE_DEVICES takes them;
+    /// empty: none assigned). Only families that start programs use them.
+    public let devices: [String]
     /// Threads the task may use, the calling thread included.
     public var threads: Int { pool.threads }
 
-    public init(pool: ComputePool, cancellation: TaskCancellation = TaskCancellation()) {
+    public init(pool: ComputePool, cancellation: TaskCancellation = TaskCancellation(), devices: [String] = []) {
         self.pool = pool
         self.cancellation = cancellation
+        self.devices = devices
     }
 
     /// Runs `body` with a context on a pool of `threads` threads made for it and shut down

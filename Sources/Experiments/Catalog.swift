@@ -1,3 +1,4 @@
+import CommandExperiment
 import ExperimentAPI
 
 /// Every experiment family this build of grainsweep can run, by name.
@@ -15,6 +16,10 @@ public enum ExperimentCatalog {
     public static func family(named name: String) -> (any ExperimentFamily)? {
         all.first { $0.name == name }
     }
+
+    /// Makes the family of a spec with `experiment: command` (the user's own program) from the
+    /// definition the spec writes.
+    public static let commandFamily: CommandFamilyMaker = { CommandExperiment($0) }
 
     /// Families by name.
     public static var byName: [String: any ExperimentFamily] {

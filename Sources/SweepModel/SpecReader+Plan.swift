@@ -81,8 +81,24 @@ extension SpecReader {
 
         // The family.
         let family: any ExperimentFamily
-        if let node = top["experiment"]?.value {
-            let known = families.keys.sorted()
+        let isCommand: Bool = { if case .scalar(let s)? = top["experiment"]?.value { return s.string == "command" } else { return false } }()
+        if !isCommand {
+            for key in Self.commandKeys {
+                if let entry = top[key] {
+                    fail(.unknownKey, entry.keyNode, key, found: key, expected: "\(key) only in a spec with experiment: command")
+                }
+            }
+        }
+        if isCommand {
+            guard let makeCommandFamily else {
+                fail(.unknownKey, top["experiment"]!.value, "experiment", found: "command",
+                     expected: "an experiment family of this build: " + families.keys.sorted().joined(separator: ", "))
+                return nil
+            }
+            guard let definition = readCommandDefinition(top, root: root) else { return nil }
+            family = makeCommandFamily(definition)
+        } else if let node = top["experiment"]?.value {
+            let known = (families.keys + (makeCommandFamily == nil ? [] : ["command"])).sorted()
             guard case .scalar(let s) = node, let f = families[s.string] else {
                 fail(.unknownKey, node, "experiment", expected: "an experiment family: " + known.joined(separator: ", "),
                      hint: node.string.flatMap { closestName(to: $0, among: known) }.map { "did you mean '\($0)'?" })
@@ -289,7 +305,7 @@ extension SpecReader {
 
         // Templates for ids and CSV rows.
         var identity = EncodingTemplate()
-        identity.appendFixed(family.name + "\n")
+        identity.appendFixed(family.identity + "\n")
         var location: [String: (dimension: Int, column: Int)] = [:]
         for (d, dimension) in dimensions.enumerated() {
             for (c, parameterName) in dimension.names.enumerated() { location[parameterName] = (d, c) }
@@ -319,7 +335,7 @@ extension SpecReader {
         let zipDimensions = dimensions.filter { $0.label.hasPrefix("zip[") }
         var plan = SweepPlan(
             name: name, descriptionText: descriptionText, family: family, specPath: file, specText: text,
-            baseDigest: SHA256.hash(TaskID.canonicalEncoding(experiment: family.name, parameters: fixed)).description,
+            baseDigest: SHA256.hash(TaskID.canonicalEncoding(experiment: family.identity, parameters: fixed)).description,
             axes: axisDimensions.map { ($0.names[0], $0.rows.map { $0[0] }) },
             zipGroups: zipDimensions.map { dimension in
                 dimension.names.enumerated().map { c, n in (n, dimension.rows.map { $0[c] }) }

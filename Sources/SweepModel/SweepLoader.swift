@@ -8,17 +8,26 @@ import Yams
 /// sweeps/README.md for the format.
 public enum SweepLoader {
     /// The top-level keys of a spec.
-    public static let topLevelKeys = ["name", "description", "experiment", "base", "axes", "zip", "exclude", "seeds", "time_limit"]
+    public static let topLevelKeys = [
+        "name", "description", "experiment", "base", "axes", "zip", "exclude", "seeds", "time_limit",
+        "command", "parameters", "metrics",
+    ]
+
+    /// Makes the family of a spec with `experiment: command` from the definition it writes
+    /// (given by the caller, so that the sweep model does not depend on how programs are run).
+    public typealias CommandFamilyMaker = ExperimentAPI.CommandFamilyMaker
 
     /// Reads and validates the spec at `path`.
     /// - Parameters:
     ///   - families: the families a spec may name under `experiment`, by name.
     ///   - defaultExperiment: the family of a spec that names none (the catalog's first).
     ///   - limits: guard rails (grid size).
+    ///   - commandFamily: makes the family of an `experiment: command` spec (nil: such specs
+    ///     are refused).
     /// - Throws: every problem found, located in the file.
     public static func load(
         path: String, families: [String: any ExperimentFamily], defaultExperiment: String = "hierarchy",
-        limits: SweepLimits = .init()
+        limits: SweepLimits = .init(), commandFamily: CommandFamilyMaker? = nil
     ) throws(SpecErrors) -> SweepPlan {
         let text: String
         do {
@@ -28,15 +37,17 @@ public enum SweepLoader {
                 code: .unreadable, file: path, line: 0, column: 0, path: "(file)",
                 found: unreadableReason(path), expected: "a readable UTF-8 YAML file, such as sweeps/quickstart.yaml")])
         }
-        return try load(text: text, path: path, families: families, defaultExperiment: defaultExperiment, limits: limits)
+        return try load(text: text, path: path, families: families, defaultExperiment: defaultExperiment, limits: limits,
+                        commandFamily: commandFamily)
     }
 
     /// Validates a spec given as text; `path` is used in messages and kept as ``SweepPlan/specPath``.
     public static func load(
         text: String, path: String, families: [String: any ExperimentFamily], defaultExperiment: String = "hierarchy",
-        limits: SweepLimits = .init()
+        limits: SweepLimits = .init(), commandFamily: CommandFamilyMaker? = nil
     ) throws(SpecErrors) -> SweepPlan {
         let reader = SpecReader(file: path, text: text, families: families, defaultExperiment: defaultExperiment, limits: limits)
+        reader.makeCommandFamily = commandFamily
         if let plan = reader.read(), reader.errors.isEmpty { return plan }
         // File order; errors found after expansion (cross-checks) keep their order after ties.
         let sorted = reader.errors.enumerated().sorted {
@@ -68,6 +79,8 @@ final class SpecReader {
     private(set) var errors: [SpecError] = []
     /// While set, problems are not recorded (the size pre-pass reads ranges it will read again).
     var muted = false
+    /// Makes the family of an `experiment: command` spec; nil refuses such specs.
+    var makeCommandFamily: SweepLoader.CommandFamilyMaker?
 
     init(file: String, text: String, families: [String: any ExperimentFamily], defaultExperiment: String, limits: SweepLimits) {
         self.file = file

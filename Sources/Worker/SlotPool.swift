@@ -46,7 +46,8 @@ final class SlotPool: @unchecked Sendable {
     private var liveSlots = 0
 
     /// - Throws: ``ComputePoolError`` when the threads cannot be created (none is left running).
-    init(slots: Int, threadsPerSlot: Int) throws(ComputePoolError) {
+    /// - Parameter devices: the GPUs of each slot (empty: none); lent to its tasks.
+    init(slots: Int, threadsPerSlot: Int, devices: [[String]] = []) throws(ComputePoolError) {
         var pools: [ComputePool] = []
         for _ in 0..<slots {
             do {
@@ -67,7 +68,7 @@ final class SlotPool: @unchecked Sendable {
         liveSlots = slots
         for (n, pool) in pools.enumerated() {
             let thread = Thread { [self] in
-                slotLoop(TaskContext(pool: pool))
+                slotLoop(TaskContext(pool: pool, devices: n < devices.count ? devices[n] : []))
                 pool.shutdown()
                 condition.lock()
                 liveSlots -= 1
@@ -126,7 +127,7 @@ final class SlotPool: @unchecked Sendable {
             }
             let job = jobs.removeFirst()
             condition.unlock()
-            let context = TaskContext(pool: slot.pool, cancellation: job.cancellation)
+            let context = TaskContext(pool: slot.pool, cancellation: job.cancellation, devices: slot.devices)
             post(Self.execute(job, context: context) { [self] point in post(.metrics(job.lease, point)) })
         }
     }

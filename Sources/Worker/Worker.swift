@@ -49,13 +49,21 @@ public final class Worker {
 
     /// - Throws: ``ComputePoolError`` when the host cannot give the slots' threads (before any
     ///   connection, so no lease is held), or a ZeroMQ error.
-    public init(configuration: WorkerConfiguration, families: [any ExperimentFamily], logger: Logger) throws {
+    /// Makes the family of a task whose definition travels with it (`command`); nil: refused.
+    private let makeCommandFamily: CommandFamilyMaker?
+    /// Spec-defined families already made, by identity (each sweep sends the same definition).
+    private var commandFamilies: [String: any ExperimentFamily] = [:]
+
+    public init(configuration: WorkerConfiguration, families: [any ExperimentFamily], commandFamily: CommandFamilyMaker? = nil,
+                logger: Logger) throws {
         self.configuration = configuration
         self.families = Dictionary(uniqueKeysWithValues: families.map { ($0.name, $0) })
+        makeCommandFamily = commandFamily
         self.logger = logger
         heartbeatInterval = Double(configuration.heartbeatIntervalMs) / 1000
         liveness = configuration.liveness
-        pool = try SlotPool(slots: configuration.slots, threadsPerSlot: configuration.threadsPerSlot)
+        pool = try SlotPool(slots: configuration.slots, threadsPerSlot: configuration.threadsPerSlot,
+                            devices: configuration.devicesBySlot)
         inlinePool = try ComputePool(threads: 1)
         context = try ZMQContext()
     }
@@ -270,11 +278,29 @@ public final class Worker {
             refuse("worker holds \(running.count) leases, the protocol's limit")
             return
         }
-        guard let family = families[assignment.experiment] else {
+        var given = Dictionary(assignment.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        let family: any ExperimentFamily
+        if let compiled = families[assignment.experiment] {
+            family = compiled
+        } else if assignment.experiment == "command", let makeCommandFamily {
+            // A spec-defined family: its definition travels with the task.
+            let wire = CommandDefinition.fromWire(given)
+            guard let definition = wire.definition else {
+                refuse("a command task without a readable definition (\(CommandDefinition.wirePrefix)* parameters)")
+                return
+            }
+            given = wire.rest
+            if let made = commandFamilies[definition.identity] {
+                family = made
+            } else {
+                family = makeCommandFamily(definition)
+                if commandFamilies.count >= 64 { commandFamilies.removeAll() }
+                commandFamilies[definition.identity] = family
+            }
+        } else {
             refuse("this worker has no experiment '\(assignment.experiment)' (it has \(families.keys.sorted().joined(separator: ", ")))")
             return
         }
-        let given = Dictionary(assignment.parameters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         let parameters: ParameterSet
         switch family.resolve(given) {
         case .success(let set): parameters = set
@@ -282,7 +308,7 @@ public final class Worker {
             refuse("invalid parameters: \(problems)")
             return
         }
-        guard TaskID.of(experiment: family.name, parameters: parameters) == ref.taskID else {
+        guard TaskID.of(experiment: family.identity, parameters: parameters) == ref.taskID else {
             refuse("task id \(ref.taskID) does not match its parameters (different grainsweep versions?)")
             return
         }

@@ -25,6 +25,20 @@ public struct WorkerConfiguration: Sendable {
     /// Stop (handing running tasks back) when this process's parent is no longer this pid: the
     /// local workers of `grainsweep run` leave with it, even after a kill -9.
     public var parentProcess: Int32?
+    /// GPU ids (as CUDA_VISIBLE_DEVICES takes them) shared out among the slots: slot i of s gets
+    /// the i-th of s contiguous, as-equal-as-possible runs of the list (4 GPUs, 2 slots: "0,1"
+    /// and "2,3"). Empty: no GPUs are assigned and the variable is left as inherited.
+    public var gpus: [String] = []
+
+    /// ``gpus`` split among the slots (empty lists when there are none).
+    public var devicesBySlot: [[String]] {
+        guard !gpus.isEmpty, slots > 0 else { return [] }
+        return (0..<slots).map { i in
+            let start = i * gpus.count / slots
+            let end = (i + 1) * gpus.count / slots
+            return Array(gpus[start..<end])
+        }
+    }
 
     public init(connect: String, slots: Int, threadsPerSlot: Int, host: String) {
         self.connect = connect

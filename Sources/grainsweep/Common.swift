@@ -39,7 +39,8 @@ func loadPlan(_ path: String, maxTasks: Int?) throws -> SweepPlan {
     var limits = SweepLimits()
     if let maxTasks { limits.maximumTasks = maxTasks }
     do {
-        return try SweepLoader.load(path: path, families: ExperimentCatalog.byName, limits: limits)
+        return try SweepLoader.load(path: path, families: ExperimentCatalog.byName, limits: limits,
+                                    commandFamily: ExperimentCatalog.commandFamily)
     } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
         throw ExitCode(2)

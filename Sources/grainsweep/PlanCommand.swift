@@ -41,7 +41,7 @@ struct PlanCommand: ParsableCommand {
         do {
             plan = try SweepLoader.load(
                 path: spec, families: ExperimentCatalog.byName, defaultExperiment: ExperimentCatalog.defaultFamily.name,
-                limits: SweepLimits(maximumTasks: maxTasks))
+                limits: SweepLimits(maximumTasks: maxTasks), commandFamily: ExperimentCatalog.commandFamily)
         } catch {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(2)

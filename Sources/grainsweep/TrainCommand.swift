@@ -66,7 +66,7 @@ struct TrainCommand: ParsableCommand {
             throw fail("task failed: \(error)")
         }
         var json = JSONLine()
-        json.add("task_id", .text(TaskID.of(experiment: family.name, parameters: parameters).description))
+        json.add("task_id", .text(TaskID.of(experiment: family.identity, parameters: parameters).description))
         json.add("experiment", .text(family.name))
         for spec in family.allParameters { json.add(spec.name, parameters[spec.name]!) }
         for m in metrics { json.add(m.name, .real(m.value)) }

@@ -37,6 +37,11 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("public-key"), help: "This worker's CURVE public key file (optional: derived from the secret key, checked if given).")
     var publicKey: String?
 
+    @Option(help: ArgumentHelp(
+        "GPU ids for tasks of the command family, comma-separated (e.g. 0,1,2,3): shared out among the slots, each slot's tasks see theirs in CUDA_VISIBLE_DEVICES.",
+        discussion: "Slot i of s gets the i-th of s contiguous runs of the list (4 GPUs and 2 slots: 0,1 and 2,3); give at least one GPU per slot."))
+    var gpus: String?
+
     @Option(name: .customLong("parent-pid"), help: ArgumentHelp("Stop when this process is no longer the parent (used by grainsweep run).", visibility: .hidden))
     var parentPID: Int32?
 
@@ -48,6 +53,13 @@ struct WorkerCommand: ParsableCommand {
     func validate() throws {
         guard slots >= 1 && slots <= 1024 else { throw ValidationError("--slots must be in 1...1024") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be in 1...1024") }
+        if let gpus {
+            let list = gpus.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !list.contains(where: \.isEmpty) else { throw ValidationError("--gpus: found '\(gpus)', expected comma-separated GPU ids such as 0,1") }
+            guard list.count >= slots else {
+                throw ValidationError("--gpus lists \(list.count) GPU(s) for \(slots) slots: give at least one per slot, or fewer --slots")
+            }
+        }
         if let giveUpAfter, !(giveUpAfter > 0 && giveUpAfter.isFinite) { throw ValidationError("--give-up-after must be > 0 seconds") }
         if (serverKey == nil) != (secretKey == nil) { throw ValidationError("--server-key and --secret-key go together") }
         if let host, host.isEmpty || host.utf8.count > WireLimits.maxHostBytes {
@@ -65,6 +77,7 @@ struct WorkerCommand: ParsableCommand {
         configuration.softwareVersion = grainsweepVersion
         configuration.failEveryTask = injectFailures
         configuration.parentProcess = parentPID
+        configuration.gpus = gpus.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? []
         // A worker of `grainsweep run` leaves the terminal's process group: Ctrl-C and a hangup
         // reach only `run`, which stops its workers itself (SIGTERM, then SIGKILL).
         if parentPID != nil { _ = setpgid(0, 0) }
@@ -87,7 +100,8 @@ struct WorkerCommand: ParsableCommand {
         shutdown.installSignalHandlers()
         let worker: Worker
         do {
-            worker = try Worker(configuration: configuration, families: ExperimentCatalog.all, logger: logger)
+            worker = try Worker(configuration: configuration, families: ExperimentCatalog.all,
+                                commandFamily: ExperimentCatalog.commandFamily, logger: logger)
         } catch {
             // Before connecting: no lease is held, so leaving is safe and loses nothing.
             throw fail("cannot start the worker: \(error)")

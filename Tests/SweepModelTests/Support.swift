@@ -31,13 +31,13 @@ struct TestFamily: ExperimentFamily {
 let families: [String: any ExperimentFamily] = ExperimentCatalog.byName.merging(["toy": TestFamily()]) { a, _ in a }
 
 func plan(_ yaml: String, limits: SweepLimits = .init()) throws -> SweepPlan {
-    try SweepLoader.load(text: yaml, path: "test.yaml", families: families, limits: limits)
+    try SweepLoader.load(text: yaml, path: "test.yaml", families: families, limits: limits, commandFamily: ExperimentCatalog.commandFamily)
 }
 
 /// The errors of a spec that must not load (records an issue if it loads).
 func errors(_ yaml: String, limits: SweepLimits = .init(), sourceLocation: SourceLocation = #_sourceLocation) -> [SpecError] {
     do {
-        _ = try SweepLoader.load(text: yaml, path: "test.yaml", families: families, limits: limits)
+        _ = try SweepLoader.load(text: yaml, path: "test.yaml", families: families, limits: limits, commandFamily: ExperimentCatalog.commandFamily)
         Issue.record("the spec loaded without errors", sourceLocation: sourceLocation)
         return []
     } catch {
