@@ -96,6 +96,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
 
+        .testTarget(name: "CommandExperimentTests", dependencies: ["CommandExperiment", "ExperimentAPI"], swiftSettings: strict),
         .testTarget(name: "ExperimentAPITests", dependencies: ["ExperimentAPI"], swiftSettings: strict),
         .testTarget(
             name: "TrainingCoreTests", dependencies: ["TrainingCore", "Experiments", "ExperimentAPI", "Parallelism"],

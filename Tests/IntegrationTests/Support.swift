@@ -36,13 +36,15 @@ final class Child: @unchecked Sendable {
     let stdoutPath: String
     let stderrPath: String
 
-    init(_ arguments: [String], in directory: String, tag: String) throws {
+    /// - Parameter cwd: the child's working directory (default: the test process's).
+    init(_ arguments: [String], in directory: String, tag: String, cwd: String? = nil) throws {
         stdoutPath = directory + "/\(tag).out"
         stderrPath = directory + "/\(tag).err"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: grainsweepBinary)
         process.arguments = arguments
+        if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
