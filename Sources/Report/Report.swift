@@ -138,7 +138,9 @@ func writeAtomically(_ text: String, to path: String) throws(ReportError) {
 public func renderReport(
     _ data: SweepData, provenance: ReportProvenance, generatedAt: String, mode: PageMode = .snapshot, now: Date = Date()
 ) -> RenderedReport {
-    let slots = HierarchyFigures.applies(to: data) && !data.runs.isEmpty ? HierarchyFigures(data).all() : []
+    // The hierarchy family's own figures; any other family's declared metrics against its
+    // varying parameters.
+    let slots = data.runs.isEmpty ? [] : HierarchyFigures.applies(to: data) ? HierarchyFigures(data).all() : GenericFigures(data).all()
     let operations = Operations(data).section()
     let title = "grainsweep report: " + (data.manifest?.name ?? ((data.directory as NSString).lastPathComponent))
     var refresh = ""
@@ -229,7 +231,7 @@ private func statusSection(_ data: SweepData, hasScienceFigures: Bool) -> String
         h += "\(data.failures.count) quarantined. A sweep still running shows what was finished when the report was made.</p>\n"
     }
     if !data.runs.isEmpty, !hasScienceFigures {
-        h += "<p>Experiment <code>\(escapeXML(data.experiment))</code>: no science figures for this family; the table shows its metrics.</p>\n"
+        h += "<p>Experiment <code>\(escapeXML(data.experiment))</code>: no parameter varies and no curve was recorded, so there is nothing to draw; the table shows its metrics.</p>\n"
     }
     for note in data.notes { h += "<p class=\"note\">\(escapeXML(note))</p>\n" }
     return h

@@ -152,11 +152,13 @@ import Testing
         try csv.write(toFile: dir + "/results.csv", atomically: true, encoding: .utf8)
         try "task_id,attempt,phase,epoch,value\n".write(toFile: dir + "/curves.csv", atomically: true, encoding: .utf8)
         let written = try writeReport(directory: dir, provenance: provenance, generatedAt: "now")
-        // Only the family-independent operations figures.
-        #expect(written.figurePaths.map { ($0 as NSString).lastPathComponent } == ["throughput.svg", "wall_seconds_histogram.svg"])
+        // A family without figures of its own gets its metric against each varying numeric
+        // parameter, then the family-independent operations figures.
+        #expect(written.figurePaths.map { ($0 as NSString).lastPathComponent }
+                == ["metric_value_vs_sleep_ms.svg", "throughput.svg", "wall_seconds_histogram.svg"])
         let html = try String(contentsOfFile: written.htmlPath, encoding: .utf8)
-        #expect(count("<svg", in: html) == 2)
-        #expect(html.contains("no science figures"))
+        #expect(count("<svg", in: html) == 3)
+        #expect(html.contains("value against sleep_ms") && html.contains("(n=4)"))
         // value = seed/2 + ms over seeds 0..3: mean ms + 0.75, s = sqrt(5/12) * 1, t(3) = 3.1824463.
         let hw = 3.1824463 * (5.0 / 12.0).squareRoot() / 2
         #expect(html.contains("<tr><td>10</td><td class=\"num\">4</td><td class=\"num\">\(String(format: "10.75 ± %.2f", hw))</td>"))
@@ -215,5 +217,45 @@ import Testing
         let other = try render(dir).html
         let strip = { (s: String) in s.split(separator: "\n").filter { !$0.hasPrefix("<p class=\"generated\">") } }
         #expect(strip(other) == strip(first))
+    }
+}
+
+/// Figures of families the report has none of its own for (command, sleep).
+@Suite struct GenericFigureTests {
+    @Test func everyDeclaredMetricIsDrawnAgainstEachNumericParameterAndCurvesPerEpoch() throws {
+        let dir = NSTemporaryDirectory() + "grainsweep-generic-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var csv = "task_id,experiment,lr,opt,seed,loss,acc,attempt,host,threads,wall_seconds,finished_at\n"
+        var curves = "task_id,attempt,phase,epoch,loss,acc\n"
+        var n = 0
+        for lr in ["0.01", "0.1", "1.0"] {
+            for opt in ["sgd", "adam"] {
+                for seed in 0..<3 {
+                    let id = String(format: "%032x", n)
+                    let loss = Double(lr)! + Double(seed) * 0.01 + (opt == "adam" ? 0.5 : 0)
+                    csv += "\(id),command,\(lr),\(opt),\(seed),\(loss),0.9,1,h,1,0.2,2026-11-01T00:00:0\(seed)Z\n"
+                    for epoch in 1...3 { curves += "\(id),1,train,\(epoch),\(loss / Double(epoch)),0.9\n" }
+                    // A superseded attempt's point must not be drawn.
+                    curves += "\(id),0,train,1,999,0.1\n"
+                    n += 1
+                }
+            }
+        }
+        try csv.write(toFile: dir + "/results.csv", atomically: true, encoding: .utf8)
+        try curves.write(toFile: dir + "/curves.csv", atomically: true, encoding: .utf8)
+        let written = try writeReport(directory: dir, provenance: ReportProvenance(version: "t"), generatedAt: "now")
+        let names = written.figurePaths.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
+        #expect(names.contains("metric_loss_vs_lr") && names.contains("curves_loss_train"), "\(names)")
+        #expect(!names.contains("metric_loss_vs_opt"), "a text parameter makes lines, not an axis")
+        #expect(!names.contains("metric_acc_vs_lr") && !names.contains("curves_acc_train"), "flat metrics are sentences")
+        let html = try String(contentsOfFile: written.htmlPath, encoding: .utf8)
+        #expect(html.contains("acc is 0.900 in all 18 tasks"))
+        let figure = try String(contentsOfFile: dir + "/figures/metric_loss_vs_lr.svg", encoding: .utf8)
+        #expect(figure.contains("opt adam") && figure.contains("opt sgd"))
+        // lr 1.0, sgd: loss 1.0, 1.01, 1.02: mean 1.010 over n = 3.
+        #expect(figure.contains("opt sgd, lr 1.0: loss 1.010 ± 0.025 (n=3)"), "\(figure)")
+        let curve = try String(contentsOfFile: dir + "/figures/curves_loss_train.svg", encoding: .utf8)
+        // Epoch 1 pools 2 optimisers × 3 seeds; a superseded attempt's point would make it 12.
+        #expect(curve.contains("lr 0.01, epoch 1: 0.270 ± 0.288 (n=6)"), "points of superseded attempts are not drawn: \(curve)")
     }
 }
