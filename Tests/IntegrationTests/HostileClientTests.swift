@@ -72,6 +72,9 @@ final class RawClient {
         // The forged lease is dropped as hostile; the late result of a finished task is a
         // harmless repeat, reported apart from the dropped messages.
         #expect(c.stderr.contains("1 without a lease;"), "\(c.stderr)")
-        #expect(c.stderr.contains("; 1 repeated results of finished tasks ignored"), "\(c.stderr)")
+        // At least the late result; the hello that claimed the finished lease may count too,
+        // depending on whether the coordinator saw it before or after the task finished.
+        #expect(c.stderr.range(of: #"; [1-9][0-9]* repeated results of finished tasks ignored"#, options: .regularExpression) != nil,
+                "\(c.stderr)")
     }
 }

@@ -161,14 +161,26 @@ import Testing
         let size = try #require(FileManager.default.attributesOfItem(atPath: dir + "/curves.csv")[.size] as? Int)
         #expect(size > 15_000_000)
 
-        let d = try ResultsDirectory(path: dir, layout: layout, manifest: manifest, specText: "")
-        let before = try #require(Self.status("VmRSS"))
-        try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-        try d.compactCurves()
-        let peak = try #require(Self.status("VmHWM"))
-        let growth = peak - before
-        #expect(d.droppedCurveRows == tasks * 50)
-        #expect(growth < size / 3, "peak RSS grew by \(growth) bytes compacting a curves.csv of \(size) bytes")
-        print("compacted \(tasks * 150) curve rows (\(size) bytes): peak RSS +\(growth) bytes")
+        // Peak RSS is the whole test process's, and other suites run in parallel and allocate
+        // (training tasks): their noise only adds. So the compaction is measured up to three
+        // times on the same file, and its growth is the smallest seen.
+        let original = dir + "/curves.original.csv"
+        try FileManager.default.copyItem(atPath: dir + "/curves.csv", toPath: original)
+        var growths: [Int] = []
+        for _ in 0..<3 {
+            _ = try? FileManager.default.removeItem(atPath: dir + "/curves.csv")
+            try FileManager.default.copyItem(atPath: original, toPath: dir + "/curves.csv")
+            let d = try ResultsDirectory(path: dir, layout: layout, manifest: manifest, specText: "")
+            let before = try #require(Self.status("VmRSS"))
+            try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+            try d.compactCurves()
+            let peak = try #require(Self.status("VmHWM"))
+            #expect(d.droppedCurveRows == tasks * 50)
+            growths.append(peak - before)
+            if peak - before < size / 3 { break }
+        }
+        let growth = growths.min()!
+        #expect(growth < size / 3, "peak RSS grew by \(growths) bytes compacting a curves.csv of \(size) bytes")
+        print("compacted \(tasks * 150) curve rows (\(size) bytes): peak RSS +\(growth) bytes (trials: \(growths))")
     }
 }
