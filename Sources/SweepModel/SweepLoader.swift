@@ -8,7 +8,7 @@ import Yams
 /// sweeps/README.md for the format.
 public enum SweepLoader {
     /// The top-level keys of a spec.
-    public static let topLevelKeys = ["name", "description", "experiment", "base", "axes", "zip", "exclude", "seeds", "time_limit"]
+    public static let topLevelKeys = ["name", "description", "experiment", "base", "axes", "zip", "sample", "exclude", "seeds", "time_limit"]
 
     /// Reads and validates the spec at `path`.
     /// - Parameters:
