@@ -74,7 +74,7 @@ extension SweepPlan {
             lines.append("  " + name.padding(width) + "  " + distribution.description)
         }
         let rows = sample.points.map { "(" + $0.map(\.canonicalText).joined(separator: ", ") + ")" }
-        lines.append("  points (\(sample.space.map(\.name).joined(separator: ", "))): " + listText(rows))
+        lines.append("  points (\(sample.space.map(\.name).joined(separator: ", "))): " + listText(rows, noun: "points"))
         return lines
     }
 
@@ -154,9 +154,9 @@ private func writeHex(_ x: UInt64, to out: UnsafeMutableRawPointer) {
 }
 
 /// `1, 2, 4` or, for long lists, the first and last few with a count.
-private func listText(_ items: [String]) -> String {
+private func listText(_ items: [String], noun: String = "values") -> String {
     if items.count <= 12 { return items.joined(separator: ", ") }
-    return items.prefix(5).joined(separator: ", ") + ", …, " + items.suffix(3).joined(separator: ", ") + " (\(formatCount(items.count)) values)"
+    return items.prefix(5).joined(separator: ", ") + ", …, " + items.suffix(3).joined(separator: ", ") + " (\(formatCount(items.count)) \(noun))"
 }
 
 /// `45s`, `12m 03s`, `3h 20m`, `2d 04h`.
