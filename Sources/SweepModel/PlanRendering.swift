@@ -8,14 +8,17 @@ extension SweepPlan {
         var lines: [String] = []
         lines.append("sweep \(name): experiment \(family.name), from \(specPath)")
         if let descriptionText, !descriptionText.isEmpty { lines.append("  " + descriptionText) }
-        let factors = ["\(formatCount(seeds.count)) seeds"]
+        let sampleFactor = sample.map { ["\(formatCount($0.points.count)) sampled points (\($0.space.map(\.name).joined(separator: ", ")))"] } ?? []
+        let factors = ["\(formatCount(seeds.count)) seeds"] + sampleFactor
             + axes.map { "\(formatCount($0.values.count)) \($0.name)" }
             + zipGroups.map { "\(formatCount($0.first?.values.count ?? 0)) (\($0.map(\.name).joined(separator: ", ")))" }
         lines.append("tasks: \(formatCount(count)) = \(factors.joined(separator: " × ")) = \(formatCount(gridCount)) combinations"
             + ", \(formatCount(excludedCount)) excluded, \(formatCount(mergedCount)) duplicates merged")
-        let sweptNames = Set(["seed"] + axes.map(\.name) + zipGroups.flatMap { $0.map(\.name) })
-        lines.append("order: seeds outermost, then axes in the order written, then zip groups; the last varies fastest")
+        let sweptNames = Set(["seed"] + axes.map(\.name) + zipGroups.flatMap { $0.map(\.name) } + (sample?.space.map(\.name) ?? []))
+        lines.append("order: seeds outermost, then " + (sample == nil ? "" : "the sampled points, then ")
+            + "axes in the order written, then zip groups; the last varies fastest")
         lines.append("seeds: " + listText(seeds.map(String.init)))
+        if let sample { lines += sampleLines(sample) }
         if !axes.isEmpty {
             lines.append("axes:")
             let width = axes.map(\.name.count).max() ?? 0
@@ -50,6 +53,29 @@ extension SweepPlan {
         for note in mergeNotes.prefix(10) { lines.append("merged: " + note) }
         if mergeNotes.count > 10 { lines.append("merged: … and \(mergeNotes.count - 10) more") }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The summary's lines for a sample: how it was drawn, whether it grows, its space and points.
+    private func sampleLines(_ sample: SweepSample) -> [String] {
+        var lines = ["sample: \(sample.method.rawValue), n \(formatCount(sample.count)), seed \(sample.seed)"
+            + (sample.points.count < sample.count ? " (\(formatCount(sample.count - sample.points.count)) repeated points merged)" : "")]
+        switch sample.method {
+        case .random, .sobol:
+            lines.append("  grows: a larger n with the same seed and space keeps these points (their finished tasks are reused)")
+        case .lhs:
+            lines.append("  does not grow: lhs strata depend on n, so another n draws other points (no finished task is reused)")
+        }
+        if sample.method == .sobol, sample.count & (sample.count - 1) != 0 {
+            let below = 1 << (Int.bitWidth - 1 - sample.count.leadingZeroBitCount)
+            lines.append("  note: sobol points are balanced in blocks of powers of 2; n \(formatCount(sample.count)) is not one (\(formatCount(below)) or \(formatCount(below * 2)) is)")
+        }
+        let width = sample.space.map(\.name.count).max() ?? 0
+        for (name, distribution) in sample.space {
+            lines.append("  " + name.padding(width) + "  " + distribution.description)
+        }
+        let rows = sample.points.map { "(" + $0.map(\.canonicalText).joined(separator: ", ") + ")" }
+        lines.append("  points (\(sample.space.map(\.name).joined(separator: ", "))): " + listText(rows, noun: "points"))
+        return lines
     }
 
     /// `task_id` then ``parameterNames``, comma-separated, with a newline.
@@ -128,9 +154,9 @@ private func writeHex(_ x: UInt64, to out: UnsafeMutableRawPointer) {
 }
 
 /// `1, 2, 4` or, for long lists, the first and last few with a count.
-private func listText(_ items: [String]) -> String {
+private func listText(_ items: [String], noun: String = "values") -> String {
     if items.count <= 12 { return items.joined(separator: ", ") }
-    return items.prefix(5).joined(separator: ", ") + ", …, " + items.suffix(3).joined(separator: ", ") + " (\(formatCount(items.count)) values)"
+    return items.prefix(5).joined(separator: ", ") + ", …, " + items.suffix(3).joined(separator: ", ") + " (\(formatCount(items.count)) \(noun))"
 }
 
 /// `45s`, `12m 03s`, `3h 20m`, `2d 04h`.

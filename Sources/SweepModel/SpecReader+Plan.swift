@@ -14,10 +14,24 @@ extension SpecReader {
         /// When set, every value is at this spot and row `r` has path `label[r]` (`seeds: 1000`
         /// would otherwise keep a thousand copies of one position).
         var sharedSpot: Spot?
+        /// When set (the sample), row `r` is point `points[r]` and column `c` was written at
+        /// `spots[c]` (its entry under sample.space).
+        var sampled: (spots: [Spot], points: [Int])?
 
         func source(_ row: Int, _ column: Int) -> (path: String, spot: Spot) {
             if let sharedSpot { return ("\(label)[\(row)]", sharedSpot) }
+            if let sampled { return ("\(label)[\(sampled.points[row])]", sampled.spots[column]) }
             return sources[row][column]
+        }
+
+        /// Keeps the rows at `indices` (increasing), with their sources.
+        mutating func keepRows(_ indices: [Int]) {
+            rows = indices.map { rows[$0] }
+            if let sampled {
+                self.sampled = (sampled.spots, indices.map { sampled.points[$0] })
+            } else {
+                sources = indices.map { sources[$0] }
+            }
         }
     }
 
@@ -221,6 +235,10 @@ extension SpecReader {
             }
         }
 
+        // sample: one dimension of n points, right after the seeds.
+        let sampled = readSample(top["sample"]?.value, claim: parameter)
+        if let sampled { dimensions.insert(sampled.dimension, at: 1) }
+
         // The grid as written (its size was checked before any value was read).
         var written = 1
         for dimension in dimensions { written *= dimension.rows.count }
@@ -231,19 +249,17 @@ extension SpecReader {
         var mergeNotes: [String] = []
         for d in dimensions.indices where dimensions[d].sharedSpot == nil {
             var firstRow: [[ParameterValue]: Int] = [:]
-            var rows: [[ParameterValue]] = [], sources: [[(path: String, spot: Spot)]] = []
+            var kept: [Int] = []
             for (r, row) in dimensions[d].rows.enumerated() {
                 if let earlier = firstRow[row] {
                     let shown = row.map(\.canonicalText).joined(separator: ", ")
-                    mergeNotes.append("\(dimensions[d].sources[r][0].path) (\(shown)) repeats \(sources[earlier][0].path)")
+                    mergeNotes.append("\(dimensions[d].source(r, 0).path) (\(shown)) repeats \(dimensions[d].source(earlier, 0).path)")
                     continue
                 }
-                firstRow[row] = rows.count
-                rows.append(row)
-                sources.append(dimensions[d].sources[r])
+                firstRow[row] = r
+                kept.append(r)
             }
-            dimensions[d].rows = rows
-            dimensions[d].sources = sources
+            if kept.count < dimensions[d].rows.count { dimensions[d].keepRows(kept) }
         }
 
         // exclude (checked even when other parts failed, skipping parameters whose values did not read)
@@ -345,6 +361,10 @@ extension SpecReader {
             fixedParameters: fixed, gridCount: gridCount, writtenGridCount: written, mergeNotes: mergeNotes,
             estimatedSeconds: expansion.estimate, layout: layout)
         plan.timeLimit = timeLimit
+        if var sample = sampled?.sample, let d = dimensions.firstIndex(where: { $0.sampled != nil }) {
+            sample.points = dimensions[d].rows
+            plan.sample = sample
+        }
         return plan
     }
 
@@ -375,6 +395,11 @@ extension SpecReader {
                 if let first = entries(group, "").first { factors.append(("zip[\(g)]", size(first.value))) }
             }
         }
+        // An n outside 1...maximumTasks is reported by readSample, at sample.n.
+        if let node = top["sample"]?.value, let n = entries(node, "").first(where: { $0.key == "n" })?.value,
+           case .value(.integer(let points))? = n.scalarReading, points >= 1, points <= limits.maximumTasks {
+            factors.insert(("sample", points), at: 1)
+        }
         muted = false
         var total = 1
         var overflow = false
@@ -385,7 +410,7 @@ extension SpecReader {
         }
         guard overflow || total > limits.maximumTasks else { return true }
         let text = factors.map { "\($0.size) \($0.label)" }.joined(separator: " × ")
-        let spot = top["axes"].map { Spot($0.keyNode) } ?? top["seeds"].map { Spot($0.keyNode) } ?? .start
+        let spot = top["axes"].map { Spot($0.keyNode) } ?? top["sample"].map { Spot($0.keyNode) } ?? top["seeds"].map { Spot($0.keyNode) } ?? .start
         fail(.gridSize, at: spot, "axes", found: "\(overflow ? "more than \(formatCount(Int.max))" : formatCount(total)) tasks (\(text))",
              expected: "at most \(formatCount(limits.maximumTasks)) tasks", hint: "narrow an axis, or raise the limit (plan --max-tasks)")
         return false

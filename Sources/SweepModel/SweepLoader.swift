@@ -9,7 +9,7 @@ import Yams
 public enum SweepLoader {
     /// The top-level keys of a spec.
     public static let topLevelKeys = [
-        "name", "description", "experiment", "base", "axes", "zip", "exclude", "seeds", "time_limit",
+        "name", "description", "experiment", "base", "axes", "zip", "sample", "exclude", "seeds", "time_limit",
         "command", "parameters", "metrics",
     ]
 

@@ -29,8 +29,9 @@ public struct PlannedTask: Sendable, Hashable {
 
 /// A validated sweep: the distinct tasks a spec expands into, in a fixed order, computed on demand.
 ///
-/// The tasks form a mixed-radix grid of *dimensions*, slowest first: the seeds, then each axis in
-/// the order written, then each zip group in the order written; the last dimension varies fastest.
+/// The tasks form a mixed-radix grid of *dimensions*, slowest first: the seeds, then the sampled
+/// points (if the spec has a `sample`), then each axis in the order written, then each zip group in
+/// the order written; the last dimension varies fastest.
 /// Excluded combinations are skipped. Task `i` is decoded from its index, so nothing per task is
 /// stored except, when excludes remove something, the grid index of each task that is kept.
 /// See sweeps/README.md for the format and the reasons behind the order.
@@ -57,6 +58,8 @@ public struct SweepPlan: Sendable {
     public let zipGroups: [[(name: String, values: [ParameterValue])]]
     /// The replicate seeds, distinct, in the order written.
     public let seeds: [Int]
+    /// The spec's `sample` (its points are one dimension, after the seeds), if any.
+    public internal(set) var sample: SweepSample?
     /// The parameters given under `base`, coerced, in the order written.
     public let baseParameters: [(name: String, value: ParameterValue)]
     /// Every parameter that no axis, zip group or seed varies, resolved (from `base` or the family's

@@ -17,7 +17,7 @@ import Testing
 
     @Test(arguments: [
         ("quickstart.yaml", 96), ("paper.yaml", 2_565), ("smoke.yaml", 4), ("sleep-smoke.yaml", 20),
-        ("noop-100k.yaml", 100_000), ("paper-lite.yaml", 1_026),
+        ("noop-100k.yaml", 100_000), ("paper-lite.yaml", 1_026), ("sample-example.yaml", 32),
     ])
     func presetLoads(file: String, tasks: Int) throws {
         let plan = try Self.load(file)
@@ -54,6 +54,17 @@ import Testing
         let baseline = plan.tasks.filter { $0.parameters["pretrain"] == .text("none") }
         #expect(baseline.count == 3 * 3 * 3 * 5)
         #expect(baseline.allSatisfy { $0.parameters["granularity"] == .integer(1) })
+    }
+
+    @Test func sampleExampleIsASmallGrowableSobolSample() throws {
+        let plan = try Self.load("sample-example.yaml")
+        let sample = try #require(plan.sample)
+        #expect(plan.family.name == "hierarchy")
+        #expect(sample.method == .sobol && sample.method.keepsPointsWhenGrown && sample.count == 16)
+        #expect(sample.space.map(\.name) == ["learning_rate", "noise", "width", "alignment"])
+        #expect(sample.points.count == 16)  // no repeats
+        #expect(plan.axes.map(\.name) == ["granularity"])
+        #expect(plan.estimatedSeconds < 60)
     }
 
     @Test func sleepPresetsUseTheSleepFamily() throws {
