@@ -25,8 +25,15 @@ public final class ComputePool: @unchecked Sendable {
 
     /// One job of one or two phases: chunk counters and completion counts. A worker that wakes
     /// late may hold an old job; it then finds the counters exhausted and never calls a body.
+    ///
+    /// Waiting (for the first phase to end before the second, and for the whole job in `run`):
+    /// spin on the completion count for up to ``spinLimit`` loads, then sleep on the pool's
+    /// condition variable until the thread that completes the phase wakes the sleepers. A pure
+    /// spin (or spin-and-yield) wait collapses when another process holds a core: the waiter
+    /// burns its time slice while the thread it waits for is not running.
     private final class Job: @unchecked Sendable {
-        // @unchecked Sendable: the bodies are immutable; the atomics are the only shared mutable state.
+        // @unchecked Sendable: the bodies are immutable; the atomics are the only shared mutable
+        // state; the mutex and condition are the pool's, valid while the pool is.
         let count: Int
         let body: @Sendable (_ chunk: Int, _ worker: Int) -> Void
         let next = Atomic<Int>(0)
@@ -36,13 +43,61 @@ public final class ComputePool: @unchecked Sendable {
         let body2: (@Sendable (_ chunk: Int, _ worker: Int) -> Void)?
         let next2 = Atomic<Int>(0)
         let finished2 = Atomic<Int>(0)
+        /// Threads sleeping (or about to) on `condition` for this job.
+        let sleepers = Atomic<Int>(0)
+        let mutex: UnsafeMutablePointer<pthread_mutex_t>
+        let condition: UnsafeMutablePointer<pthread_cond_t>
+
         init(count: Int, body: @escaping @Sendable (Int, Int) -> Void,
-             count2: Int, body2: (@Sendable (Int, Int) -> Void)?) {
+             count2: Int, body2: (@Sendable (Int, Int) -> Void)?,
+             mutex: UnsafeMutablePointer<pthread_mutex_t>, condition: UnsafeMutablePointer<pthread_cond_t>) {
             self.count = count
             self.body = body
             self.count2 = count2
             self.body2 = body2
+            self.mutex = mutex
+            self.condition = condition
         }
+
+        var firstPhaseDone: Bool { finished.load(ordering: .sequentiallyConsistent) >= count }
+        var allDone: Bool { firstPhaseDone && finished2.load(ordering: .sequentiallyConsistent) >= count2 }
+
+        /// Called by the thread that completed a phase (or the job): wakes the sleepers, if any.
+        /// The sequentially consistent increment before and the load of `sleepers` here pair with
+        /// the sleeper's increment of `sleepers` and its check of the counts under the mutex, so
+        /// a wake-up is never lost.
+        private func wakeSleepers() {
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(mutex)
+                pthread_cond_broadcast(condition)
+                pthread_mutex_unlock(mutex)
+            }
+        }
+
+        /// Spins briefly, then yields for up to ``spinNanoseconds`` (a thread of ours descheduled
+        /// on this core gets it at once), then sleeps until `done()` (the idle core can take a
+        /// thread of ours queued behind another process on the other core).
+        func wait(until done: () -> Bool) {
+            var spins = 0
+            while !done() {
+                spins &+= 1
+                if spins < 256 { continue }
+                let deadline = monotonicNanoseconds() &+ ComputePool.spinNanoseconds
+                while !done() {
+                    sched_yield()
+                    if monotonicNanoseconds() >= deadline {
+                        sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                        pthread_mutex_lock(mutex)
+                        while !done() { pthread_cond_wait(condition, mutex) }
+                        pthread_mutex_unlock(mutex)
+                        sleepers.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                        return
+                    }
+                }
+                return
+            }
+        }
+
         /// Runs chunks until none is left, then (after the last first-phase chunk has finished,
         /// whichever thread runs it) second-phase chunks until none is left.
         func work(worker: Int) {
@@ -50,24 +105,25 @@ public final class ComputePool: @unchecked Sendable {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if i >= count { break }
                 body(i, worker)
-                finished.wrappingAdd(1, ordering: .releasing)
+                if finished.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue == count { wakeSleepers() }
             }
             guard let body2, count2 > 0 else { return }
             if next2.load(ordering: .relaxed) >= count2 { return }
-            var spins = 0
-            while finished.load(ordering: .acquiring) < count {
-                spins += 1
-                if spins > 64 { sched_yield() }
-            }
+            wait { firstPhaseDone }
             while true {
                 let i = next2.wrappingAdd(1, ordering: .relaxed).oldValue
                 if i >= count2 { return }
                 body2(i, worker)
-                finished2.wrappingAdd(1, ordering: .releasing)
+                if finished2.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue == count2 { wakeSleepers() }
             }
         }
     }
 
+    /// How long a waiting thread spins before it sleeps: longer than a step's usual imbalance
+    /// between threads (a chunk takes tens of microseconds) and than a wake-up, far shorter than
+    /// a time slice (milliseconds), which is what a spinning waiter loses when the thread it
+    /// waits for has been descheduled.
+    static let spinNanoseconds: UInt64 = 50_000
     /// The number of threads that run a job, the caller included.
     public let threads: Int
     private var workers: [pthread_t] = []
@@ -75,6 +131,9 @@ public final class ComputePool: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Where threads sleep while they wait for a phase or a job to complete (see `Job`).
+    private let doneMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let doneCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var job: Job?
     private var isShutDown = false
 
@@ -85,6 +144,8 @@ public final class ComputePool: @unchecked Sendable {
         self.threads = max(1, threads)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
+        pthread_mutex_init(doneMutex, nil)
+        pthread_cond_init(doneCondition, nil)
         for w in 1..<self.threads {
             let context = Unmanaged.passRetained(WorkerContext(pool: self, worker: w))
             var thread = pthread_t()
@@ -131,6 +192,10 @@ public final class ComputePool: @unchecked Sendable {
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
         condition.deallocate()
+        pthread_cond_destroy(doneCondition)
+        pthread_mutex_destroy(doneMutex)
+        doneMutex.deallocate()
+        doneCondition.deallocate()
     }
 
     /// Runs `body(chunk, worker)` for every chunk in 0..<count and returns when all are done.
@@ -150,18 +215,15 @@ public final class ComputePool: @unchecked Sendable {
             if let body2 { for i in 0..<count2 { body2(i, 0) } }
             return
         }
-        let job = Job(count: count, body: body, count2: body2 == nil ? 0 : count2, body2: body2)
+        let job = Job(count: count, body: body, count2: body2 == nil ? 0 : count2, body2: body2,
+                      mutex: doneMutex, condition: doneCondition)
         pthread_mutex_lock(mutex)
         self.job = job
         generation.wrappingAdd(1, ordering: .releasing)
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
         job.work(worker: 0)
-        var spins = 0
-        while job.finished.load(ordering: .acquiring) < count || job.finished2.load(ordering: .acquiring) < job.count2 {
-            spins += 1
-            if spins > 64 { sched_yield() }
-        }
+        job.wait { job.allDone }
         // Forget the job: its closures capture the caller's state, which must not live on in the
         // pool (a worker that wakes late for this generation finds no job, or an exhausted one).
         pthread_mutex_lock(mutex)
@@ -172,10 +234,12 @@ public final class ComputePool: @unchecked Sendable {
     private func workerLoop(worker: Int) {
         var seen = 0
         while true {
+            // Spin briefly (a task's jobs follow each other within microseconds), then sleep.
+            let deadline = monotonicNanoseconds() &+ Self.spinNanoseconds
             var spins = 0
-            // Spin briefly (a step's phases follow each other within microseconds), then sleep.
-            while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .acquiring) && spins < 20_000 {
-                spins += 1
+            while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .acquiring) {
+                spins &+= 1
+                if spins & 63 == 0 && monotonicNanoseconds() >= deadline { break }
             }
             pthread_mutex_lock(mutex)
             while generation.load(ordering: .acquiring) == seen && !stopping.load(ordering: .acquiring) {
@@ -191,6 +255,14 @@ public final class ComputePool: @unchecked Sendable {
             current?.work(worker: worker)
         }
     }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (a vDSO call, no system call).
+@inline(__always)
+private func monotonicNanoseconds() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
 }
 
 /// The system refused a pool's thread (e.g. the process or user reached its thread limit).

@@ -33,10 +33,28 @@ func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
 
 /// The two-layer convolutional ReLU network, its two heads and its training step.
 ///
-/// Filters f = j*m + r (class j, copy r) are stored transposed and padded, `weights[k*Fp + f]`,
-/// so that a 16-filter panel of one input coordinate is one vector load. A step splits its batch
-/// into fixed chunks of ``chunkSamples`` samples (independent of the thread count); each chunk
-/// writes its partial gradient to its own slot and the slots are summed in chunk order.
+/// Storage. Filters f = j*m + r (class j, copy r) come in panels of 16 (padded with zero filters
+/// to a multiple of 16). The weights are packed panel by panel, `weights[weightIndex(k, f)]` =
+/// `weights[(f / 16) * d * 16 + k * 16 + f % 16]`, so that one panel (d x 16 floats, 4 KiB for
+/// d = 64) is contiguous: the forward kernel streams it from L1 (a d x Fp row-major matrix put the
+/// 64 rows of a panel 1 KiB apart, into 4 of L1's 64 sets). Pre-activations and the masked
+/// coefficients of the backward pass are kept per panel too (`z[panel][row][16]`).
+///
+/// A step. Its batch is processed in groups of ``groupSamples`` samples (the whole batch at the
+/// defaults), one pool job per group, of two phases:
+/// 1. chunks of ``chunkSamples`` samples, taken by any thread: forward pass (bias, ReLU and the
+///    patch sum fused while the accumulators are in registers), head, softmax, coefficients;
+/// 2. after the job's barrier, filter panels, taken by any thread: the masked coefficients of the
+///    panel and its weight gradient, then (last group) the panel's SGD update.
+///
+/// Bits. Each output's arithmetic order is fixed in the source, whatever the thread count, the
+/// group size or the vector width: z = b + x_0 w_0 + ... (fused multiply-adds in k order); pooled
+/// = ((0 + ReLU(z_0)) + ReLU(z_1)) + ... in patch order; the weight gradient of a chunk is a chain
+/// of fused multiply-adds over its rows in (sample, patch) order, started at 0, and the chunks'
+/// gradients are summed in chunk order, ((g_0 + g_1) + g_2) + ...; the update is w - (lr * g).
+/// That is the order of the kernels before this layout (8 partial gradients, then a reduction),
+/// so the bits are the same; only now the panel's running sum stays in one buffer and each
+/// chunk's gradient is added to it while it is in registers (no partial buffers, no reduction pass).
 ///
 /// Pretraining head: F_j = (s/m) * sum_r pooled[j*m + r] with pooled[f] = sum_p ReLU(<w_f, x_p> + b).
 /// Fine-tuning head: logits_y = c_y + sum_f V[y, f] * u_f * pooled[f] over all C*m filters, where
@@ -48,37 +66,57 @@ func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
 /// owns only its buffers, which `deinit` frees: no engine, pool or job refers back to the engine
 /// after a call returns, so an engine dies with the task that made it.
 final class ConvEngine: @unchecked Sendable {
-    // @unchecked Sendable: during a job each chunk writes only its own slots (partial gradients,
-    // losses) and each worker only its own scratch; shared inputs are read-only until the job ends.
+    // @unchecked Sendable: during a job's first phase each chunk writes only its own rows (row
+    // pointers, pre-activations, pooled activations, coefficients, head gradient and loss slots)
+    // and each worker only its own scratch; in the second phase each panel writes only its own
+    // gradient and weight columns. Shared inputs are read-only until the job ends.
 
-    /// Samples per chunk: 16 samples of P=8, d=64 are 32 KiB of patches (L1/L2 resident).
+    /// Samples per chunk: the unit of the first phase, and of the fixed summation order of the
+    /// weight and head gradients (chunk by chunk).
     static let chunkSamples = 16
+    /// The largest pre-activation buffer of a group, in bytes (1 MiB: a whole default batch,
+    /// 128 x 8 x 256 floats). Does not change the bits, only how a batch is cut into jobs.
+    static let groupBytes = 1 << 20
 
-    let dim: Int, patches: Int, classes: Int, width: Int, filters: Int, paddedFilters: Int
+    let dim: Int, patches: Int, classes: Int, width: Int, filters: Int, paddedFilters: Int, panels: Int
     let headClasses: Int
     let bias: Float
     let scaleOverWidth: Float
     let pool: ComputePool
     let maxChunks: Int
+    /// Samples per group (a multiple of ``chunkSamples``) and their rows (samples x patches).
+    let groupSamples: Int, groupRows: Int
 
-    /// dim x paddedFilters.
+    /// Packed panels (see the type's documentation), dim x paddedFilters floats.
     let weights: UnsafeMutablePointer<Float>
     /// headClasses x paddedFilters, then headClasses biases.
     let head: UnsafeMutablePointer<Float>
     /// u_f, the fine-tuning head's fixed input scale per filter.
     let headInputScale: UnsafeMutablePointer<Float>
 
-    private let zStride: Int, poolStride: Int
-    private let zScratch: UnsafeMutablePointer<Float>
-    private let pooledScratch: UnsafeMutablePointer<Float>
-    private let coefScratch: UnsafeMutablePointer<Float>
+    /// The batch's summed weight gradient, transposed per panel: `gradientT[panel][f % 16][k]`.
+    private let gradientT: UnsafeMutablePointer<Float>
+    /// Pre-activations of the group, panels x groupRows x 16.
+    private let z: UnsafeMutablePointer<Float>
+    /// Pooled activations and dLoss/dpooled of the group's samples, groupSamples x paddedFilters.
+    private let groupPooled: UnsafeMutablePointer<Float>
+    private let groupCoef: UnsafeMutablePointer<Float>
+    /// The group's rows (patches) as pointers into the sample set.
+    private let groupRowPointers: UnsafeMutablePointer<UnsafePointer<Float>>
+    /// Per worker: a chunk's rows and pooled activations (evaluation), a chunk's masked
+    /// coefficients of one panel (backward), logits.
+    private let workerRows: UnsafeMutablePointer<UnsafePointer<Float>>
+    private let workerPooled: UnsafeMutablePointer<Float>
+    private let workerMask: UnsafeMutablePointer<Float>
     private let logitScratch: UnsafeMutablePointer<Float>
-    private let logitStride: Int
-    private let weightGrads: UnsafeMutablePointer<Float>
+    private let chunkRows: Int, logitStride: Int
     private let headGrads: UnsafeMutablePointer<Float>
     private let headStride: Int
     private let chunkLoss: UnsafeMutablePointer<Double>
     private let chunkCorrect: UnsafeMutablePointer<Int>
+    /// What the job pointers point at between jobs (freed in `deinit`).
+    private let placeholderFloat: UnsafeMutablePointer<Float>
+    private let placeholderIndex: UnsafeMutablePointer<Int32>
 
     // Arguments of the running job (set by the caller before `pool.run`, read-only during it).
     private var jobX: UnsafePointer<Float>
@@ -92,7 +130,8 @@ final class ConvEngine: @unchecked Sendable {
     private var jobPooledIn: UnsafePointer<Float>?
     private var jobCount = 0
     private var jobInverseBatch: Float = 0
-    private var jobChunks = 0
+    /// The running group: its first sample in the batch and its sample count.
+    private var jobGroupStart = 0, jobGroupCount = 0
 
     init(config: HierarchyConfig, maxBatch: Int, pool: ComputePool) {
         dim = config.dim
@@ -101,30 +140,43 @@ final class ConvEngine: @unchecked Sendable {
         width = config.width
         filters = config.filters
         paddedFilters = (filters + vectorLanes - 1) / vectorLanes * vectorLanes
+        panels = paddedFilters / vectorLanes
         headClasses = config.superclasses
         bias = Float(config.bias)
         scaleOverWidth = Float(config.outputScale) / Float(config.width)
         self.pool = pool
         maxChunks = (maxBatch + Self.chunkSamples - 1) / Self.chunkSamples
+        let perGroup = Self.groupBytes / max(1, patches * paddedFilters * 4) / Self.chunkSamples * Self.chunkSamples
+        groupSamples = min(maxChunks * Self.chunkSamples, max(Self.chunkSamples, perGroup))
+        groupRows = groupSamples * patches
+        chunkRows = Self.chunkSamples * patches
         let workers = pool.threads
         weights = allocateFloats(dim * paddedFilters)
+        gradientT = allocateFloats(dim * paddedFilters)
         headStride = headClasses * paddedFilters + headClasses
         head = allocateFloats(headStride)
         headInputScale = allocateFloats(paddedFilters)
-        zStride = Self.chunkSamples * patches * paddedFilters
-        poolStride = Self.chunkSamples * paddedFilters
-        zScratch = allocateFloats(workers * zStride)
-        pooledScratch = allocateFloats(workers * poolStride)
-        coefScratch = allocateFloats(workers * poolStride)
+        z = allocateFloats(groupRows * paddedFilters)
+        groupPooled = allocateFloats(groupSamples * paddedFilters)
+        groupCoef = allocateFloats(groupSamples * paddedFilters)
+        workerPooled = allocateFloats(workers * Self.chunkSamples * paddedFilters)
+        workerMask = allocateFloats(workers * chunkRows * vectorLanes)
         logitStride = 2 * max(classes, headClasses)
         logitScratch = allocateFloats(workers * logitStride)
-        weightGrads = allocateFloats(maxChunks * dim * paddedFilters)
         headGrads = allocateFloats(maxChunks * headStride)
         chunkLoss = .allocate(capacity: maxChunks)
         chunkCorrect = .allocate(capacity: maxChunks)
         let dummy = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        dummy.initialize(to: 0)
+        placeholderFloat = dummy
         jobX = UnsafePointer(dummy)
+        groupRowPointers = .allocate(capacity: groupRows)
+        groupRowPointers.initialize(repeating: UnsafePointer(dummy), count: groupRows)
+        workerRows = .allocate(capacity: workers * chunkRows)
+        workerRows.initialize(repeating: UnsafePointer(dummy), count: workers * chunkRows)
         let dummyIndex = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        dummyIndex.initialize(to: 0)
+        placeholderIndex = dummyIndex
         jobIndices = UnsafePointer(dummyIndex)
         jobLabels = UnsafePointer(dummyIndex)
         jobPredictions = dummyIndex
@@ -133,11 +185,22 @@ final class ConvEngine: @unchecked Sendable {
 
     deinit {
         liveEngineCount.subtract(1, ordering: .relaxed)
-        for p in [weights, head, headInputScale, zScratch, pooledScratch, coefScratch, logitScratch, weightGrads, headGrads] {
+        for p in [weights, gradientT, head, headInputScale, z, groupPooled, groupCoef, workerPooled, workerMask,
+                  logitScratch, headGrads] {
             UnsafeMutableRawPointer(p).deallocate()
         }
+        placeholderFloat.deallocate()
+        placeholderIndex.deallocate()
+        groupRowPointers.deallocate()
+        workerRows.deallocate()
         chunkLoss.deallocate()
         chunkCorrect.deallocate()
+    }
+
+    /// Where weight (input coordinate k, filter f) is stored in `weights`.
+    @inline(__always)
+    func weightIndex(_ k: Int, _ f: Int) -> Int {
+        (f / vectorLanes) * dim * vectorLanes + k * vectorLanes + f % vectorLanes
     }
 
     /// w ~ N(0, sigma0^2 I) with sigma0 = initScale / sqrt(d); filter f uses stream (seed, f).
@@ -146,7 +209,7 @@ final class ConvEngine: @unchecked Sendable {
         weights.update(repeating: 0, count: dim * paddedFilters)
         for f in 0..<filters {
             var rng = CounterRandom(seed: seed, stream: .initialWeights, index: UInt64(f))
-            for k in 0..<dim { weights[k * paddedFilters + f] = Float(sigma0 * rng.gaussian()) }
+            for k in 0..<dim { weights[weightIndex(k, f)] = Float(sigma0 * rng.gaussian()) }
         }
     }
 
@@ -160,14 +223,6 @@ final class ConvEngine: @unchecked Sendable {
             jobPooledOut = nil
         }
         return pooled
-    }
-
-    /// Copies the cached pooled rows of the chunk's samples into the worker's pooled scratch
-    /// (in place of ``forwardChunk``).
-    @inline(__always)
-    private func gatherPooled(_ cache: UnsafePointer<Float>, first: Int, count ns: Int, worker: Int) {
-        let Fp = paddedFilters, pooled = pooledScratch + worker * poolStride
-        for n in 0..<ns { (pooled + n * Fp).update(from: cache + Int(jobIndices[first + n]) * Fp, count: Fp) }
     }
 
     /// A zero fine-tuning head whose input scale u_f standardises the filters' pooled activations
@@ -195,111 +250,205 @@ final class ConvEngine: @unchecked Sendable {
 
     // MARK: Kernels
 
-    /// z = X W + b for the chunk's samples (kept in the worker's z scratch for the backward pass)
-    /// and pooled[n, f] = sum_p ReLU(z[n, p, f]), fused: bias, ReLU and the patch sum happen while
-    /// the accumulators are in registers. Register block: 4 patches x 16 filters, weights panel
-    /// (d x 16 floats) reused from L1 across the chunk.
+    /// Points `rows[n*P + p]` at patch p of sample `indices[n]`, for n in 0..<count.
     @inline(__always)
-    private func forwardChunk(first: Int, count ns: Int, worker: Int) {
-        let d = dim, P = patches, Fp = paddedFilters, w = weights
-        let x = jobX, indices = jobIndices + first
-        let z = zScratch + worker * zStride, pooled = pooledScratch + worker * poolStride
-        let sampleStride = P * d
-        let b = FloatVector(repeating: bias)
-        for panel in 0..<(Fp / vectorLanes) {
-            let wp = w + panel * vectorLanes
-            for n in 0..<ns {
-                let xs = x + Int(indices[n]) * sampleStride
-                let zs = z + n * P * Fp + panel * vectorLanes
-                var sum = FloatVector()
-                var p = 0
-                while p + 4 <= P {
-                    let x0 = xs + p * d, x1 = x0 + d, x2 = x1 + d, x3 = x2 + d
-                    var a0 = b, a1 = b, a2 = b, a3 = b
-                    for k in 0..<d {
-                        let wk = load(wp + k * Fp)
-                        a0 = a0.addingProduct(x0[k], wk)
-                        a1 = a1.addingProduct(x1[k], wk)
-                        a2 = a2.addingProduct(x2[k], wk)
-                        a3 = a3.addingProduct(x3[k], wk)
-                    }
-                    store(a0, zs + p * Fp)
-                    store(a1, zs + (p + 1) * Fp)
-                    store(a2, zs + (p + 2) * Fp)
-                    store(a3, zs + (p + 3) * Fp)
-                    sum += a0.replacing(with: 0, where: a0 .< 0)
-                    sum += a1.replacing(with: 0, where: a1 .< 0)
-                    sum += a2.replacing(with: 0, where: a2 .< 0)
-                    sum += a3.replacing(with: 0, where: a3 .< 0)
-                    p += 4
-                }
-                while p < P {
-                    let x0 = xs + p * d
-                    var a0 = b
-                    for k in 0..<d { a0 = a0.addingProduct(x0[k], load(wp + k * Fp)) }
-                    store(a0, zs + p * Fp)
-                    sum += a0.replacing(with: 0, where: a0 .< 0)
-                    p += 1
-                }
-                store(sum, pooled + n * Fp + panel * vectorLanes)
+    private func setRows(_ rows: UnsafeMutablePointer<UnsafePointer<Float>>, indices: UnsafePointer<Int32>, count: Int) {
+        let P = patches, d = dim, sampleStride = P &* d
+        var r = rows
+        for n in 0..<count {
+            var xp = jobX + Int(indices[n]) &* sampleStride
+            for _ in 0..<P {
+                r.pointee = xp
+                r += 1
+                xp += d
             }
         }
     }
 
-    /// The chunk's partial weight gradient: G[k, f] = sum_{n,p} x[n,p,k] * coef[n,f] * 1[z[n,p,f] > 0],
-    /// summed over rows in order. Register block: 4 input coordinates x 16 filters.
+    /// The forward pass of `count` rows (row r is patch r % P of sample r / P): pooled[n, f] =
+    /// sum_p ReLU(b + <x_{n,p}, w_f>) into `pooled` (count / P rows of Fp), and with `zOut` the
+    /// pre-activations, `zOut[panel * zPanelStride + r * 16 + lane]`.
+    ///
+    /// Per panel (d x 16 weights from L1), register blocks of 6 rows x 16 filters (12 AVX2
+    /// registers of accumulators; 4-row and 1-row blocks for the tail), one fused multiply-add
+    /// chain per output in k order; bias, ReLU and the patch sum are applied while the block is
+    /// in registers.
     @inline(__always)
-    private func backwardChunk(first: Int, count ns: Int, worker: Int, chunk: Int) {
-        let d = dim, P = patches, Fp = paddedFilters
-        let x = jobX, indices = jobIndices + first
-        let z = zScratch + worker * zStride, coef = coefScratch + worker * poolStride
-        let g = weightGrads + chunk * d * Fp
-        let sampleStride = P * d
-        let panels = Fp / vectorLanes
-        // z becomes the masked coefficients M in place.
-        for n in 0..<ns {
+    private func forward(rows: UnsafePointer<UnsafePointer<Float>>, count R: Int, pooled: UnsafeMutablePointer<Float>,
+                         zOut: UnsafeMutablePointer<Float>?, zPanelStride: Int) {
+        let d = dim, P = patches, Fp = paddedFilters, lanes = vectorLanes
+        pooled.update(repeating: 0, count: (R / P) &* Fp)
+        let b = FloatVector(repeating: bias)
+        // Adds ReLU(a) of consecutive rows r, r+1, ... to their samples' pooled sums in row order,
+        // keeping a sample's running sum in registers while its rows follow each other (the same
+        // additions, in the same order, as one load-add-store per row).
+        var q = pooled, p = 0, s = FloatVector()
+        @inline(__always) func startPooling(_ r: Int, _ pp: UnsafeMutablePointer<Float>) {
+            q = pp + (r / P) &* Fp
+            p = r % P
+            s = load(q)
+        }
+        @inline(__always) func pool(_ v: FloatVector) {
+            if p == P {
+                store(s, q)
+                q += Fp
+                p = 0
+                s = load(q)
+            }
+            s = s + v.replacing(with: 0, where: v .< 0)
+            p &+= 1
+        }
+        // Pieces of whole samples whose rows fit in 8 KiB stay in L1 across all panels (a
+        // chunk's 32 KiB of rows would be reloaded from L2 for each panel).
+        let pieceRows = max(1, 2048 / max(1, P &* d)) &* P
+        var r0 = 0
+        while r0 < R {
+            let r1 = min(R, r0 &+ pieceRows)
             for panel in 0..<panels {
-                let c = load(coef + n * Fp + panel * vectorLanes)
-                for p in 0..<P {
-                    let zp = z + (n * P + p) * Fp + panel * vectorLanes
-                    let zv = load(zp)
-                    store(c.replacing(with: 0, where: zv .<= 0), zp)
+                let wp = UnsafePointer(weights + panel &* d &* lanes)
+                let pp = pooled + panel &* lanes
+                let zp = zOut.map { $0 + panel &* zPanelStride }
+                var r = r0
+                while r1 &- r >= 6 && r1 &- r != 8 {
+                    let x0 = rows[r], x1 = rows[r &+ 1], x2 = rows[r &+ 2], x3 = rows[r &+ 3], x4 = rows[r &+ 4], x5 = rows[r &+ 5]
+                    var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b
+                    var w = wp
+                    for k in 0..<d {
+                        let wk = load(w)
+                        a0 = a0.addingProduct(x0[k], wk)
+                        a1 = a1.addingProduct(x1[k], wk)
+                        a2 = a2.addingProduct(x2[k], wk)
+                        a3 = a3.addingProduct(x3[k], wk)
+                        a4 = a4.addingProduct(x4[k], wk)
+                        a5 = a5.addingProduct(x5[k], wk)
+                        w += lanes
+                    }
+                    if let zp {
+                        let o = zp + r &* lanes
+                        store(a0, o); store(a1, o + lanes); store(a2, o + 2 &* lanes)
+                        store(a3, o + 3 &* lanes); store(a4, o + 4 &* lanes); store(a5, o + 5 &* lanes)
+                    }
+                    startPooling(r, pp)
+                    pool(a0); pool(a1); pool(a2); pool(a3); pool(a4); pool(a5)
+                    store(s, q)
+                    r &+= 6
                 }
+                while r1 &- r >= 4 {
+                    let x0 = rows[r], x1 = rows[r &+ 1], x2 = rows[r &+ 2], x3 = rows[r &+ 3]
+                    var a0 = b, a1 = b, a2 = b, a3 = b
+                    var w = wp
+                    for k in 0..<d {
+                        let wk = load(w)
+                        a0 = a0.addingProduct(x0[k], wk)
+                        a1 = a1.addingProduct(x1[k], wk)
+                        a2 = a2.addingProduct(x2[k], wk)
+                        a3 = a3.addingProduct(x3[k], wk)
+                        w += lanes
+                    }
+                    if let zp {
+                        let o = zp + r &* lanes
+                        store(a0, o); store(a1, o + lanes); store(a2, o + 2 &* lanes); store(a3, o + 3 &* lanes)
+                    }
+                    startPooling(r, pp)
+                    pool(a0); pool(a1); pool(a2); pool(a3)
+                    store(s, q)
+                    r &+= 4
+                }
+                while r < r1 {
+                    let x0 = rows[r]
+                    var a0 = b
+                    var w = wp
+                    for k in 0..<d {
+                        a0 = a0.addingProduct(x0[k], load(w))
+                        w += lanes
+                    }
+                    if let zp { store(a0, zp + r &* lanes) }
+                    startPooling(r, pp)
+                    pool(a0)
+                    store(s, q)
+                    r &+= 1
+                }
+            }
+            r0 = r1
+        }
+    }
+
+    /// One chunk's contribution to one panel's weight gradient: g[k, f] = sum over rows r, in
+    /// order, of x[r, k] * M[r, f] (a fused multiply-add chain from 0), where M = `mask` (rows x 16,
+    /// the masked coefficients); then the panel's running sum `gradientT[panel][f][k]` = g
+    /// (`first`) or itself + g.
+    ///
+    /// Vectorised over k: register blocks of 16 input coordinates x 6 filters (12 AVX2 registers),
+    /// per row one load of x[r, kb..<kb+16] and 6 broadcasts of M[r, f]; a block's rows touch one
+    /// line of each row (8 KiB for 128 rows), reused by the panel's three filter blocks from L1.
+    /// fma(x, m, g) = fma(m, x, g), so the chains are those of the row-major formulation. Input
+    /// coordinates beyond the last multiple of 16 are done with x broadcast and M as the vector.
+    @inline(__always)
+    private func backward(panel: Int, rows: UnsafePointer<UnsafePointer<Float>>, count R: Int,
+                          mask: UnsafePointer<Float>, first: Bool) {
+        let d = dim, lanes = vectorLanes
+        let gt = gradientT + panel &* lanes &* d
+        @inline(__always) func put(_ v: FloatVector, _ f: Int, _ kb: Int) {
+            let o = gt + (f &* d &+ kb)
+            if first {
+                UnsafeMutableRawPointer(o).storeBytes(of: v, as: FloatVector.self)
+            } else {
+                UnsafeMutableRawPointer(o).storeBytes(of: UnsafeRawPointer(o).loadUnaligned(as: FloatVector.self) + v,
+                                                      as: FloatVector.self)
             }
         }
-        for panel in 0..<panels {
-            let m0 = z + panel * vectorLanes
-            var kb = 0
-            while kb + 4 <= d {
-                var g0 = FloatVector(), g1 = FloatVector(), g2 = FloatVector(), g3 = FloatVector()
-                for n in 0..<ns {
-                    let xs = x + Int(indices[n]) * sampleStride + kb
-                    let ms = m0 + n * P * Fp
-                    for p in 0..<P {
-                        let m = load(ms + p * Fp)
-                        let xr = xs + p * d
-                        g0 = g0.addingProduct(xr[0], m)
-                        g1 = g1.addingProduct(xr[1], m)
-                        g2 = g2.addingProduct(xr[2], m)
-                        g3 = g3.addingProduct(xr[3], m)
+        let dMain = d / lanes * lanes
+        var kb = 0
+        while kb < dMain {
+            var fb = 0
+            while fb < lanes {
+                if lanes &- fb >= 6 {
+                    var g0 = FloatVector(), g1 = FloatVector(), g2 = FloatVector()
+                    var g3 = FloatVector(), g4 = FloatVector(), g5 = FloatVector()
+                    var m = mask + fb
+                    for r in 0..<R {
+                        let x = load(rows[r] + kb)
+                        g0 = g0.addingProduct(x, m[0])
+                        g1 = g1.addingProduct(x, m[1])
+                        g2 = g2.addingProduct(x, m[2])
+                        g3 = g3.addingProduct(x, m[3])
+                        g4 = g4.addingProduct(x, m[4])
+                        g5 = g5.addingProduct(x, m[5])
+                        m += lanes
                     }
+                    put(g0, fb, kb); put(g1, fb &+ 1, kb); put(g2, fb &+ 2, kb)
+                    put(g3, fb &+ 3, kb); put(g4, fb &+ 4, kb); put(g5, fb &+ 5, kb)
+                    fb &+= 6
+                } else {
+                    var g0 = FloatVector(), g1 = FloatVector(), g2 = FloatVector(), g3 = FloatVector()
+                    var m = mask + fb
+                    for r in 0..<R {
+                        let x = load(rows[r] + kb)
+                        g0 = g0.addingProduct(x, m[0])
+                        g1 = g1.addingProduct(x, m[1])
+                        g2 = g2.addingProduct(x, m[2])
+                        g3 = g3.addingProduct(x, m[3])
+                        m += lanes
+                    }
+                    put(g0, fb, kb); put(g1, fb &+ 1, kb); put(g2, fb &+ 2, kb); put(g3, fb &+ 3, kb)
+                    fb &+= 4
                 }
-                store(g0, g + kb * Fp + panel * vectorLanes)
-                store(g1, g + (kb + 1) * Fp + panel * vectorLanes)
-                store(g2, g + (kb + 2) * Fp + panel * vectorLanes)
-                store(g3, g + (kb + 3) * Fp + panel * vectorLanes)
-                kb += 4
             }
-            while kb < d {
-                var g0 = FloatVector()
-                for n in 0..<ns {
-                    let xs = x + Int(indices[n]) * sampleStride + kb
-                    let ms = m0 + n * P * Fp
-                    for p in 0..<P { g0 = g0.addingProduct(xs[p * d], load(ms + p * Fp)) }
-                }
-                store(g0, g + kb * Fp + panel * vectorLanes)
-                kb += 1
+            kb &+= lanes
+        }
+        // The tail: one input coordinate at a time, vectorised over the panel's filters.
+        while kb < d {
+            var g0 = FloatVector()
+            var m = mask
+            for r in 0..<R {
+                g0 = g0.addingProduct(rows[r][kb], load(m))
+                m += lanes
             }
+            for f in 0..<lanes {
+                let o = gt + (f &* d &+ kb)
+                o.pointee = first ? g0[f] : o.pointee + g0[f]
+            }
+            kb &+= 1
         }
     }
 
@@ -324,36 +473,42 @@ final class ConvEngine: @unchecked Sendable {
         return (loss, best)
     }
 
-    /// Pretraining logits, loss and accuracy of the chunk; with `gradient`, coef[n, j*m + r] =
-    /// (s/m) * dLoss/dF_j (the batch mean folded in).
+    /// Pretraining logits, loss and accuracy of the chunk's samples (batch positions first..<first+ns,
+    /// pooled activations in `pooled`); with `gradient`, coef[n, j*m + r] = (s/m) * dLoss/dF_j (the
+    /// batch mean folded in). Each class sum runs over r in order (the class loop inside, so the
+    /// 16 or so independent sums overlap).
     @inline(__always)
-    private func pretrainHead(first: Int, count ns: Int, worker: Int, chunk: Int, gradient: Bool) {
+    private func pretrainHead(first: Int, count ns: Int, pooled: UnsafePointer<Float>, coef: UnsafeMutablePointer<Float>,
+                              worker: Int, chunk: Int, gradient: Bool) {
         let Fp = paddedFilters, m = width, C = classes
-        let pooled = pooledScratch + worker * poolStride, coef = coefScratch + worker * poolStride
-        let logits = logitScratch + worker * logitStride
+        let logits = logitScratch + worker &* logitStride
         var loss = 0.0
         var correct = 0
         for n in 0..<ns {
-            let pn = pooled + n * Fp
-            for j in 0..<C {
-                var s: Float = 0
-                for r in 0..<m { s += pn[j * m + r] }
-                logits[j] = scaleOverWidth * s
+            let pn = pooled + n &* Fp
+            for j in 0..<C { logits[j] = 0 }
+            for r in 0..<m {
+                var q = pn + r
+                for j in 0..<C {
+                    logits[j] += q.pointee
+                    q += m
+                }
             }
+            for j in 0..<C { logits[j] = scaleOverWidth * logits[j] }
             if !gradient {
                 var best = 0
                 for j in 1..<C where logits[j] > logits[best] { best = j }
-                jobPredictions[first + n] = Int32(best)
+                jobPredictions[first &+ n] = Int32(best)
                 continue
             }
-            let label = Int(jobLabels[first + n])
+            let label = Int(jobLabels[first &+ n])
             let (l, best) = softmax(logits, C, label: label)
             loss += Double(l)
             if best == label { correct += 1 }
-            let cn = coef + n * Fp
+            let cn = coef + n &* Fp
             for j in 0..<C {
-                let dj = logits[C + j] * jobInverseBatch * scaleOverWidth
-                for r in 0..<m { cn[j * m + r] = dj }
+                let dj = logits[C &+ j] * jobInverseBatch * scaleOverWidth
+                (cn + j &* m).update(repeating: dj, count: m)
             }
             for f in filters..<Fp { cn[f] = 0 }
         }
@@ -364,46 +519,46 @@ final class ConvEngine: @unchecked Sendable {
     }
 
     /// Fine-tuning logits, loss and accuracy of the chunk; with `gradient`, the chunk's head
-    /// gradient and, with `filters`, coef[n, f] = sum_y V[y, f] * dLoss/dlogit_y.
+    /// gradient and, with `trainFilters`, coef[n, f] = sum_y V[y, f] * dLoss/dlogit_y.
     @inline(__always)
-    private func finetuneHead(first: Int, count ns: Int, worker: Int, chunk: Int, gradient: Bool, trainFilters: Bool) {
+    private func finetuneHead(first: Int, count ns: Int, pooled: UnsafePointer<Float>, coef: UnsafeMutablePointer<Float>,
+                              worker: Int, chunk: Int, gradient: Bool, trainFilters: Bool) {
         let Fp = paddedFilters, K = headClasses, F = filters
-        let pooled = pooledScratch + worker * poolStride, coef = coefScratch + worker * poolStride
-        let logits = logitScratch + worker * logitStride
-        let hg = headGrads + chunk * headStride
+        let logits = logitScratch + worker &* logitStride
+        let hg = headGrads + chunk &* headStride
         let u = headInputScale
         if gradient { hg.update(repeating: 0, count: headStride) }
         var loss = 0.0
         var correct = 0
         for n in 0..<ns {
-            let pn = pooled + n * Fp
+            let pn = pooled + n &* Fp
             for y in 0..<K {
-                let v = head + y * Fp
-                var s = head[K * Fp + y]
+                let v = head + y &* Fp
+                var s = head[K &* Fp &+ y]
                 for f in 0..<F { s = s.addingProduct(v[f], u[f] * pn[f]) }
                 logits[y] = s
             }
             if !gradient {
                 var best = 0
                 for y in 1..<K where logits[y] > logits[best] { best = y }
-                jobPredictions[first + n] = Int32(best)
+                jobPredictions[first &+ n] = Int32(best)
                 continue
             }
-            let label = Int(jobLabels[first + n])
+            let label = Int(jobLabels[first &+ n])
             let (l, best) = softmax(logits, K, label: label)
             loss += Double(l)
             if best == label { correct += 1 }
             for y in 0..<K {
-                let dz = logits[K + y] * jobInverseBatch
-                let gy = hg + y * Fp
+                let dz = logits[K &+ y] * jobInverseBatch
+                let gy = hg + y &* Fp
                 for f in 0..<F { gy[f] = gy[f].addingProduct(dz, u[f] * pn[f]) }
-                hg[K * Fp + y] += dz
+                hg[K &* Fp &+ y] += dz
             }
             if trainFilters {
-                let cn = coef + n * Fp
+                let cn = coef + n &* Fp
                 for f in 0..<F {
                     var s: Float = 0
-                    for y in 0..<K { s = s.addingProduct(head[y * Fp + f], logits[K + y] * jobInverseBatch) }
+                    for y in 0..<K { s = s.addingProduct(head[y &* Fp &+ f], logits[K &+ y] * jobInverseBatch) }
                     cn[f] = u[f] * s
                 }
                 for f in F..<Fp { cn[f] = 0 }
@@ -421,23 +576,31 @@ final class ConvEngine: @unchecked Sendable {
     enum Phase {
         case pretrain
         case finetune(trainFilters: Bool)
+
+        var trainsFilters: Bool {
+            switch self {
+            case .pretrain: true
+            case .finetune(let t): t
+            }
+        }
     }
 
     /// Forward and backward passes of the batch `indices[0..<count]` of `x` with labels
-    /// `labels[0..<count]` (pretraining classes or superclasses, by phase): leaves each chunk's
-    /// partial gradients, loss and correct count in its slots.
+    /// `labels[0..<count]` (pretraining classes or superclasses, by phase): leaves the summed
+    /// weight gradient (trained filters), each chunk's head gradient, loss and correct count.
     /// - Returns: the number of chunks.
     func accumulate(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, count: Int,
                     phase: Phase, pooled: UnsafePointer<Float>? = nil) -> Int {
         accumulate(x: x, indices: indices, labels: labels, count: count, phase: phase, pooled: pooled, update: nil)
     }
 
-    /// ``accumulate`` and, with `update` (a learning rate) and trained filters, in the same pool
-    /// job after its chunks: the fixed-order reduction of the partial weight gradients and the SGD
-    /// update of the filters, split in fixed blocks of rows.
+    /// ``accumulate`` and, with `update` (a learning rate) and trained filters, each panel's SGD
+    /// update right after its gradient is complete (in the last group's job).
     private func accumulate(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>,
                             count: Int, phase: Phase, pooled: UnsafePointer<Float>?, update: Float?) -> Int {
         precondition(count <= maxChunks * Self.chunkSamples)
+        let trainFilters = phase.trainsFilters
+        precondition(pooled == nil || !trainFilters, "cached activations need frozen filters")
         jobX = x
         jobPooledIn = pooled
         jobIndices = indices
@@ -445,56 +608,82 @@ final class ConvEngine: @unchecked Sendable {
         jobCount = count
         jobInverseBatch = 1 / Float(count)
         let chunks = (count + Self.chunkSamples - 1) / Self.chunkSamples
-        jobChunks = chunks
-        let trainFilters: Bool
-        switch phase {
-        case .pretrain: trainFilters = true
-        case .finetune(let t): trainFilters = t
-        }
-        precondition(pooled == nil || !trainFilters, "cached activations need frozen filters")
-        let rowsPerJob = 8
-        let reduce: (@Sendable (Int, Int) -> Void)? = update.map { learningRate in
-            let lr = FloatVector(repeating: learningRate)
-            return { [self] job, _ in
-                // Sum the chunks' partial gradients in chunk order and update.
-                let Fp = paddedFilters, size = dim * Fp
-                for k in (job * rowsPerJob)..<min(dim, (job + 1) * rowsPerJob) {
-                    for v in stride(from: k * Fp, to: (k + 1) * Fp, by: vectorLanes) {
-                        var s = load(weightGrads + v)
-                        for c in 1..<jobChunks { s += load(weightGrads + c * size + v) }
-                        store(load(weights + v) - lr * s, weights + v)
-                    }
-                }
-            }
-        }
-        pool.run(count: chunks, { [self] chunk, worker in
-            let first = chunk * Self.chunkSamples
-            let ns = min(Self.chunkSamples, jobCount - first)
+        // Phase 1: a chunk's forward pass and head.
+        let chunkBody: @Sendable (Int, Int) -> Void = { [self] local, worker in
+            let n0 = local &* Self.chunkSamples
+            let first = jobGroupStart &+ n0
+            let ns = min(Self.chunkSamples, jobGroupCount &- n0)
+            let chunk = first / Self.chunkSamples
+            let Fp = paddedFilters
+            let pooledRows = groupPooled + n0 &* Fp, coefRows = groupCoef + n0 &* Fp
             if let cache = jobPooledIn {
-                gatherPooled(cache, first: first, count: ns, worker: worker)
+                for n in 0..<ns { (pooledRows + n &* Fp).update(from: cache + Int(jobIndices[first &+ n]) &* Fp, count: Fp) }
             } else {
-                forwardChunk(first: first, count: ns, worker: worker)
+                let rows = groupRowPointers + n0 &* patches
+                setRows(rows, indices: jobIndices + first, count: ns)
+                forward(rows: rows, count: ns &* patches, pooled: pooledRows,
+                        zOut: trainFilters ? z + n0 &* patches &* vectorLanes : nil, zPanelStride: groupRows &* vectorLanes)
             }
             switch phase {
             case .pretrain:
-                pretrainHead(first: first, count: ns, worker: worker, chunk: chunk, gradient: true)
+                pretrainHead(first: first, count: ns, pooled: pooledRows, coef: coefRows, worker: worker, chunk: chunk,
+                             gradient: true)
             case .finetune:
-                finetuneHead(first: first, count: ns, worker: worker, chunk: chunk, gradient: true, trainFilters: trainFilters)
+                finetuneHead(first: first, count: ns, pooled: pooledRows, coef: coefRows, worker: worker, chunk: chunk,
+                             gradient: true, trainFilters: trainFilters)
             }
-            if trainFilters { backwardChunk(first: first, count: ns, worker: worker, chunk: chunk) }
-        }, then: trainFilters ? (dim + rowsPerJob - 1) / rowsPerJob : 0, trainFilters ? reduce : nil)
+        }
+        // Phase 2: a panel's gradient over the group's chunks in order, then its update.
+        let panelBody: @Sendable (Int, Int) -> Void = { [self] panel, worker in
+            let P = patches, Fp = paddedFilters, lanes = vectorLanes
+            let mask = workerMask + worker &* chunkRows &* lanes
+            let zPanel = UnsafePointer(z + panel &* groupRows &* lanes)
+            var n0 = 0
+            while n0 < jobGroupCount {
+                let ns = min(Self.chunkSamples, jobGroupCount &- n0)
+                // M = coef where z > 0, else 0 (the ReLU's derivative), for this panel and chunk.
+                var zp = zPanel + n0 &* P &* lanes, mp = mask
+                for n in n0..<(n0 &+ ns) {
+                    let c = load(groupCoef + (n &* Fp &+ panel &* lanes))
+                    for _ in 0..<P {
+                        store(c.replacing(with: 0, where: load(zp) .<= 0), mp)
+                        zp += lanes
+                        mp += lanes
+                    }
+                }
+                backward(panel: panel, rows: groupRowPointers + n0 &* P, count: ns &* P, mask: mask,
+                         first: jobGroupStart &+ n0 == 0)
+                n0 &+= ns
+            }
+            if let learningRate = update, jobGroupStart &+ jobGroupCount == jobCount {
+                let lr = FloatVector(repeating: learningRate)
+                let w = weights + panel &* dim &* lanes, gt = gradientT + panel &* dim &* lanes
+                for k in 0..<dim {
+                    var g = FloatVector()
+                    for f in 0..<lanes { g[f] = gt[f &* dim &+ k] }
+                    let o = w + k &* lanes
+                    store(load(o) - lr * g, o)
+                }
+            }
+        }
+        var start = 0
+        while start < count {
+            jobGroupStart = start
+            jobGroupCount = min(groupSamples, count - start)
+            let groupChunks = (jobGroupCount + Self.chunkSamples - 1) / Self.chunkSamples
+            pool.run(count: groupChunks, chunkBody, then: trainFilters ? panels : 0, trainFilters ? panelBody : nil)
+            start += jobGroupCount
+        }
         return chunks
     }
 
-    /// The summed weight gradient (dim x paddedFilters) and head gradient of the last
-    /// ``accumulate`` call, in chunk order (for tests; `step` sums the same way).
+    /// The summed weight gradient (dim x paddedFilters, row-major: [k * paddedFilters + f]) and
+    /// head gradient of the last ``accumulate`` call, in chunk order (for tests; `step` sums the
+    /// same way).
     func summedGradients(chunks: Int) -> (weights: [Float], head: [Float]) {
-        let size = dim * paddedFilters
-        var w = [Float](repeating: 0, count: size)
-        for i in 0..<size {
-            var s = weightGrads[i]
-            for c in 1..<chunks { s += weightGrads[c * size + i] }
-            w[i] = s
+        var w = [Float](repeating: 0, count: dim * paddedFilters)
+        for k in 0..<dim {
+            for f in 0..<paddedFilters { w[k * paddedFilters + f] = gradientT[(f / vectorLanes) * dim * vectorLanes + (f % vectorLanes) * dim + k] }
         }
         var h = [Float](repeating: 0, count: headStride)
         for i in 0..<headStride {
@@ -509,7 +698,6 @@ final class ConvEngine: @unchecked Sendable {
     /// - Returns: the summed loss and the number of correct predictions over the batch.
     func step(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, count: Int,
               phase: Phase, learningRate: Float, pooled: UnsafePointer<Float>? = nil) -> (loss: Double, correct: Int) {
-        // Chunks, then the filters' reduction and update, in one pool job.
         let chunks = accumulate(x: x, indices: indices, labels: labels, count: count, phase: phase, pooled: pooled,
                                 update: learningRate)
         if case .finetune = phase {
@@ -542,21 +730,27 @@ final class ConvEngine: @unchecked Sendable {
                 jobPooledIn = pooled
                 let chunks = (set.count + Self.chunkSamples - 1) / Self.chunkSamples
                 pool.run(count: chunks) { [self] chunk, worker in
-                    let first = chunk * Self.chunkSamples
-                    let ns = min(Self.chunkSamples, jobCount - first)
+                    let first = chunk &* Self.chunkSamples
+                    let ns = min(Self.chunkSamples, jobCount &- first)
+                    let Fp = paddedFilters
+                    let rows: UnsafePointer<Float>
                     if let cache = jobPooledIn {
-                        gatherPooled(cache, first: first, count: ns, worker: worker)
+                        rows = cache + first &* Fp
                     } else {
-                        forwardChunk(first: first, count: ns, worker: worker)
-                    }
-                    if let out = jobPooledOut {
-                        (out + first * paddedFilters).update(from: pooledScratch + worker * poolStride, count: ns * paddedFilters)
+                        let pooledRows = workerPooled + worker &* Self.chunkSamples &* Fp
+                        let rowPointers = workerRows + worker &* chunkRows
+                        setRows(rowPointers, indices: jobIndices + first, count: ns)
+                        forward(rows: rowPointers, count: ns &* patches, pooled: pooledRows, zOut: nil, zPanelStride: 0)
+                        if let out = jobPooledOut { (out + first &* Fp).update(from: pooledRows, count: ns &* Fp) }
+                        rows = UnsafePointer(pooledRows)
                     }
                     switch phase {
                     case .pretrain:
-                        pretrainHead(first: first, count: ns, worker: worker, chunk: 0, gradient: false)
+                        pretrainHead(first: first, count: ns, pooled: rows, coef: groupCoef, worker: worker, chunk: 0,
+                                     gradient: false)
                     case .finetune:
-                        finetuneHead(first: first, count: ns, worker: worker, chunk: 0, gradient: false, trainFilters: false)
+                        finetuneHead(first: first, count: ns, pooled: rows, coef: groupCoef, worker: worker, chunk: 0,
+                                     gradient: false, trainFilters: false)
                     }
                 }
             }
@@ -575,12 +769,14 @@ final class ConvEngine: @unchecked Sendable {
             norms.pointer.deallocate()
             best.pointer.deallocate()
         }
-        let d = dim, Fp = paddedFilters, F = filters
+        let d = dim, F = filters, lanes = vectorLanes
         let w = SendablePointer(weights)
+        // Filter f's weights are w[(f / 16) * d * 16 + k * 16 + f % 16], k = 0..<d.
         pool.run(count: (F + 15) / 16) { job, _ in
             for f in (job * 16)..<min(F, (job + 1) * 16) {
+                let wf = w.pointer + (f / lanes) * d * lanes + f % lanes
                 var s = 0.0
-                for k in 0..<d { s += Double(w.pointer[k * Fp + f]) * Double(w.pointer[k * Fp + f]) }
+                for k in 0..<d { s += Double(wf[k * lanes]) * Double(wf[k * lanes]) }
                 norms.pointer[f] = s.squareRoot()
             }
         }
@@ -591,8 +787,9 @@ final class ConvEngine: @unchecked Sendable {
                 let vi = v.pointer + (first + j) * d
                 var m = -Double.infinity
                 for f in 0..<F {
+                    let wf = w.pointer + (f / lanes) * d * lanes + f % lanes
                     var s = 0.0
-                    for k in 0..<d { s += Double(w.pointer[k * Fp + f]) * Double(vi[k]) }
+                    for k in 0..<d { s += Double(wf[k * lanes]) * Double(vi[k]) }
                     let c = norms.pointer[f] > 0 ? s / norms.pointer[f] : 0
                     if c > m { m = c }
                 }

@@ -32,7 +32,7 @@ private final class Fixture {
 
     /// Weights as Double, [k][f] for the real filters.
     func weights() -> [[Double]] {
-        (0..<config.dim).map { k in (0..<config.filters).map { f in Double(engine.weights[k * engine.paddedFilters + f]) } }
+        (0..<config.dim).map { k in (0..<config.filters).map { f in Double(engine.weights[engine.weightIndex(k, f)]) } }
     }
 
     /// pooled[n][f] in Double from weights `w`.

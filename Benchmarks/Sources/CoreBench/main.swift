@@ -101,7 +101,10 @@ case "step":
         rates.append(rate)
         // cpu_per_wall: CPU seconds this process got per wall second (at most `threads`; well
         // below it means other processes held the cores; spinning counts as CPU).
-        print("swift run=\(run) shape=\(shape) threads=\(threads) samples_per_s=\(Int(rate)) gflops=\(rate * step.flopsPerSample / 1e9) cpu_per_wall=\((cpu / elapsed * 100).rounded() / 100)")
+        // per_cpu_s: samples per CPU second of this process (divided by `threads`, so per thread
+        // busy second): less sensitive to other processes than the wall rate.
+        let perCPU = Double(steps * c.batchSize) / cpu * Double(threads)
+        print("swift run=\(run) shape=\(shape) threads=\(threads) samples_per_s=\(Int(rate)) gflops=\(rate * step.flopsPerSample / 1e9) cpu_per_wall=\((cpu / elapsed * 100).rounded() / 100) samples_per_cpu_s=\(Int(perCPU))")
     }
     let m = median(rates)
     print("swift median shape=\(shape) threads=\(threads) filters=\(c.filters) batch=\(c.batchSize) samples_per_s=\(Int(m)) gflops=\(m * step.flopsPerSample / 1e9)")
