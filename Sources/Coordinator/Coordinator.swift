@@ -44,15 +44,17 @@ public final class Coordinator {
     private var leaseSeconds: [Double] = []
 
     /// Opens the results directory, binds the socket and loads what is already done.
-    /// - Throws: ``CoordinatorError`` for a directory of another sweep, an insecure non-loopback
-    ///   bind, or a socket that cannot bind; ``ResultsError`` for unusable files.
+    /// - Throws: ``CoordinatorError`` for a directory of another sweep, a directory holding results
+    ///   of another bits version (core version) without ``CoordinatorConfiguration/allowCoreChange``,
+    ///   an insecure non-loopback bind, or a socket that cannot bind; ``ResultsError`` for
+    ///   unusable files.
     public init(plan: SweepPlan, outDirectory: String, configuration: CoordinatorConfiguration, logger: Logger) throws {
         self.plan = plan
         self.configuration = configuration
         self.logger = logger
         let manifest = SweepManifest(
             name: plan.name, experiment: plan.family.name, baseDigest: plan.baseDigest,
-            grainsweepVersion: configuration.softwareVersion, createdAt: utcTimestamp())
+            grainsweepVersion: configuration.softwareVersion, createdAt: utcTimestamp(), bitsVersion: plan.family.bitsVersion)
         directory = try ResultsDirectory(
             path: outDirectory, layout: CSVLayout(family: plan.family), manifest: manifest, specText: plan.specText)
         progress = ProgressMeter(total: plan.count)
@@ -71,7 +73,23 @@ public final class Coordinator {
             throw CoordinatorError(invalidInput: true,
                 "\(outDirectory) holds \(directory.finished.count) results of sweep '\(old.name)' whose base parameters differ from this spec's (\(foreign) of them are no task of this spec): they belong to a different sweep. Use a new --out directory, or restore the spec's base parameters.")
         }
-        if let old = directory.previousManifest, old.baseDigest != plan.baseDigest {
+        // Results of another bits version (another training core) must not mix with this build's:
+        // the same task would have different bits depending on which binary ran it.
+        if let old = directory.previousManifest, old.bitsVersion != manifest.bitsVersion {
+            let held = directory.finished.count + directory.quarantined.count
+            if held > 0 && !configuration.allowCoreChange {
+                throw CoordinatorError(invalidInput: true,
+                    "\(outDirectory) holds \(held) results of experiment '\(old.experiment)' computed with core version \(old.bitsVersion) (sweep.json), but this build's core is version \(manifest.bitsVersion), which gives different bits for the same task: resuming would mix results of two computations in one sweep. Use a new --out directory (or rerun the sweep there), run the sweep with a build of version \(old.bitsVersion), or pass --allow-core-change to resume anyway (sweep.json then records version \(manifest.bitsVersion)).")
+            }
+            if held > 0 {
+                logger.warning("resuming results of another core version (--allow-core-change): the directory now mixes versions", metadata: [
+                    "core.version.recorded": "\(old.bitsVersion)", "core.version.build": "\(manifest.bitsVersion)", "results": "\(held)",
+                ])
+            }
+            var kept = manifest
+            if old.baseDigest == plan.baseDigest { kept.createdAt = old.createdAt }
+            try directory.replaceManifest(kept)
+        } else if let old = directory.previousManifest, old.baseDigest != plan.baseDigest {
             try directory.replaceManifest(manifest)
         }
         try directory.compactCurves()

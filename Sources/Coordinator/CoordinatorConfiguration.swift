@@ -39,6 +39,9 @@ public struct CoordinatorConfiguration: Sendable {
     public var insecure: Bool = false
     /// The software version announced in logs and the manifest.
     public var softwareVersion: String = "dev"
+    /// Resume a results directory whose recorded bits version (core version) differs from the
+    /// experiment's in this build (refused otherwise: the results would mix two computations).
+    public var allowCoreChange: Bool = false
 
     public init() {}
 }

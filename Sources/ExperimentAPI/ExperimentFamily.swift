@@ -60,6 +60,11 @@ public protocol ExperimentFamily: Sendable {
     /// A spec-defined family's definition, which the coordinator sends to workers with each task
     /// (nil for compiled families, the default).
     var commandDefinition: CommandDefinition? { get }
+    /// The version of the bits the family's tasks produce (1 by default): raised whenever a change
+    /// of its code alters any task's results for the same parameters and seed. The coordinator
+    /// records it in a results directory and refuses to resume a directory of another version
+    /// unless told to, so that results of two versions never mix.
+    var bitsVersion: Int { get }
 }
 
 extension ParameterSpec {
@@ -73,6 +78,7 @@ extension ExperimentFamily {
     public func isInstant(_ parameters: ParameterSet) -> Bool { false }
     public var identity: String { name }
     public var commandDefinition: CommandDefinition? { nil }
+    public var bitsVersion: Int { 1 }
 
     /// ``parameters`` followed by `seed`.
     public var allParameters: [ParameterSpec] { parameters + [.seed] }

@@ -13,6 +13,8 @@ public struct HierarchyExperiment: ExperimentFamily {
     public init() {}
 
     public var name: String { "hierarchy" }
+    /// The training core's version (see `TrainingCore.coreVersion`).
+    public var bitsVersion: Int { TrainingCore.coreVersion }
     public var summary: String { "hierarchical multi-view data; pretrain a two-layer conv ReLU net at a label granularity, fine-tune on coarse labels" }
 
     private static func int(_ name: String, _ range: ClosedRange<Int>, _ value: Int, _ help: String) -> ParameterSpec {

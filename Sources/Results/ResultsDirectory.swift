@@ -10,12 +10,32 @@ public struct SweepManifest: Codable, Sendable, Equatable {
     public var baseDigest: String
     public var grainsweepVersion: String
     public var createdAt: String
-    public init(name: String, experiment: String, baseDigest: String, grainsweepVersion: String, createdAt: String) {
+    /// The experiment family's bits version (`ExperimentFamily.bitsVersion`; for `hierarchy` the
+    /// training core's version) of the build that computed the directory's results. Manifests
+    /// written before it was recorded read as 1.
+    public var bitsVersion: Int
+    public init(name: String, experiment: String, baseDigest: String, grainsweepVersion: String, createdAt: String,
+                bitsVersion: Int = 1) {
         self.name = name
         self.experiment = experiment
         self.baseDigest = baseDigest
         self.grainsweepVersion = grainsweepVersion
         self.createdAt = createdAt
+        self.bitsVersion = bitsVersion
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case name, experiment, baseDigest, grainsweepVersion, createdAt, bitsVersion
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        experiment = try c.decode(String.self, forKey: .experiment)
+        baseDigest = try c.decode(String.self, forKey: .baseDigest)
+        grainsweepVersion = try c.decode(String.self, forKey: .grainsweepVersion)
+        createdAt = try c.decode(String.self, forKey: .createdAt)
+        bitsVersion = try c.decodeIfPresent(Int.self, forKey: .bitsVersion) ?? 1
     }
 }
 
@@ -59,8 +79,9 @@ public final class ResultsDirectory {
     ///
     /// - Parameters:
     ///   - manifest: the sweep as it is now; if the directory holds another sweep (another name or
-    ///     experiment) opening fails; a changed base digest is recorded and reported through
-    ///     ``previousManifest`` for the caller to judge.
+    ///     experiment) opening fails; a changed base digest or bits version is reported through
+    ///     ``previousManifest`` for the caller to judge, and recorded only when the caller calls
+    ///     ``replaceManifest(_:)``.
     ///   - specText: the spec's text, saved as `spec.yaml`.
     /// - Throws: ``ResultsError`` naming the file and what to do.
     public init(path: String, layout: CSVLayout, manifest: SweepManifest, specText: String) throws(ResultsError) {
@@ -90,7 +111,9 @@ public final class ResultsDirectory {
         failures = try AppendOnlyCSV(path: path + "/failures.csv", header: layout.failuresHeader)
         charges = try AppendOnlyCSV(path: path + "/charges.csv", header: CSVLayout.chargesHeader)
         try AppendOnlyCSV.writeAtomically(path: path + "/spec.yaml", Array(specText.utf8))
-        if previousManifest == nil || previousManifest?.baseDigest == manifest.baseDigest {
+        // A changed base digest or bits version is left for the caller to judge (and record).
+        if previousManifest == nil
+            || (previousManifest?.baseDigest == manifest.baseDigest && previousManifest?.bitsVersion == manifest.bitsVersion) {
             var kept = manifest
             if let old = previousManifest { kept.createdAt = old.createdAt }
             try replaceManifest(kept)

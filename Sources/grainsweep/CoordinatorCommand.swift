@@ -38,6 +38,9 @@ struct ServeOptions: ParsableArguments {
     @Option(name: .customLong("max-tasks"), help: "Refuse specs that expand to more tasks than this, >= 1.")
     var maxTasks: Int?
 
+    @Flag(name: .customLong("allow-core-change"), help: "Resume a results directory whose results were computed by another core version (recorded in sweep.json); refused otherwise, because the same task gives other bits.")
+    var allowCoreChange = false
+
     func validate() throws {
         guard heartbeatMs >= 10 && heartbeatMs <= 600_000 else { throw ValidationError("--heartbeat-ms must be in 10...600000") }
         guard liveness >= 2 && liveness <= 1000 else { throw ValidationError("--liveness must be in 2...1000") }
@@ -64,6 +67,7 @@ struct ServeOptions: ParsableArguments {
         c.progressBar = progressMode == "bar" || (progressMode == "auto" && isatty(2) == 1)
         if progressMode == "bar" { Console.standardError.forceStatusLine() }
         c.softwareVersion = grainsweepVersion
+        c.allowCoreChange = allowCoreChange
         return c
     }
 }
