@@ -109,6 +109,8 @@ final class ConvEngine: @unchecked Sendable {
     private let workerPooled: UnsafeMutablePointer<Float>
     private let workerMask: UnsafeMutablePointer<Float>
     private let logitScratch: UnsafeMutablePointer<Float>
+    /// Per worker: the fine-tuning logits of a chunk (chunkSamples x headClasses).
+    private let chunkLogits: UnsafeMutablePointer<Float>
     private let chunkRows: Int, logitStride: Int
     private let headGrads: UnsafeMutablePointer<Float>
     private let headStride: Int
@@ -163,6 +165,7 @@ final class ConvEngine: @unchecked Sendable {
         workerMask = allocateFloats(workers * chunkRows * vectorLanes)
         logitStride = 2 * max(classes, headClasses)
         logitScratch = allocateFloats(workers * logitStride)
+        chunkLogits = allocateFloats(workers * Self.chunkSamples * headClasses)
         headGrads = allocateFloats(maxChunks * headStride)
         chunkLoss = .allocate(capacity: maxChunks)
         chunkCorrect = .allocate(capacity: maxChunks)
@@ -186,7 +189,7 @@ final class ConvEngine: @unchecked Sendable {
     deinit {
         liveEngineCount.subtract(1, ordering: .relaxed)
         for p in [weights, gradientT, head, headInputScale, z, groupPooled, groupCoef, workerPooled, workerMask,
-                  logitScratch, headGrads] {
+                  logitScratch, chunkLogits, headGrads] {
             UnsafeMutableRawPointer(p).deallocate()
         }
         placeholderFloat.deallocate()
@@ -528,16 +531,46 @@ final class ConvEngine: @unchecked Sendable {
         let hg = headGrads + chunk &* headStride
         let u = headInputScale
         if gradient { hg.update(repeating: 0, count: headStride) }
+        // All the chunk's logits first, four samples at a time: each logit is one chain of fused
+        // multiply-adds over the filters in order (latency-bound alone; four overlap).
+        let all = chunkLogits + worker &* Self.chunkSamples &* K
+        var n = 0
+        while n < ns {
+            let p0 = pooled + n &* Fp
+            if ns &- n >= 4 {
+                let p1 = p0 + Fp, p2 = p1 + Fp, p3 = p2 + Fp
+                for y in 0..<K {
+                    let v = head + y &* Fp
+                    let c = head[K &* Fp &+ y]
+                    var s0 = c, s1 = c, s2 = c, s3 = c
+                    for f in 0..<F {
+                        let vf = v[f], uf = u[f]
+                        s0 = s0.addingProduct(vf, uf * p0[f])
+                        s1 = s1.addingProduct(vf, uf * p1[f])
+                        s2 = s2.addingProduct(vf, uf * p2[f])
+                        s3 = s3.addingProduct(vf, uf * p3[f])
+                    }
+                    all[n &* K &+ y] = s0
+                    all[(n &+ 1) &* K &+ y] = s1
+                    all[(n &+ 2) &* K &+ y] = s2
+                    all[(n &+ 3) &* K &+ y] = s3
+                }
+                n &+= 4
+            } else {
+                for y in 0..<K {
+                    let v = head + y &* Fp
+                    var s = head[K &* Fp &+ y]
+                    for f in 0..<F { s = s.addingProduct(v[f], u[f] * p0[f]) }
+                    all[n &* K &+ y] = s
+                }
+                n &+= 1
+            }
+        }
         var loss = 0.0
         var correct = 0
         for n in 0..<ns {
             let pn = pooled + n &* Fp
-            for y in 0..<K {
-                let v = head + y &* Fp
-                var s = head[K &* Fp &+ y]
-                for f in 0..<F { s = s.addingProduct(v[f], u[f] * pn[f]) }
-                logits[y] = s
-            }
+            for y in 0..<K { logits[y] = all[n &* K &+ y] }
             if !gradient {
                 var best = 0
                 for y in 1..<K where logits[y] > logits[best] { best = y }

@@ -42,6 +42,50 @@ struct CounterRandom {
         Int(((next() >> 32) &* UInt64(n)) >> 32)
     }
 
+    /// SplitMix64's finaliser on four lanes: each lane is ``mix(_:)-swift.type.method`` of it.
+    @inline(__always)
+    static func mix(_ z0: SIMD4<UInt64>) -> SIMD4<UInt64> {
+        var z = z0
+        z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z &>> 31)
+    }
+
+    /// Writes `Float(scale * gaussian())` for `count` successive calls of ``gaussian()`` to
+    /// `out[0..<count]`, and leaves the stream as those calls would: the same bits, four
+    /// Box-Muller pairs at a time (``PortableMath``'s four-lane `log` and `sinCosTwoPi` compute each
+    /// lane with the scalar functions' operations).
+    mutating func fillGaussians(_ out: UnsafeMutablePointer<Float>, count: Int, scale: Double) {
+        var t = 0
+        if count > 0, let g = spareGaussian {
+            spareGaussian = nil
+            out[0] = Float(scale * g)
+            t = 1
+        }
+        let step = SIMD4<UInt64>(0, 2, 4, 6)
+        while count - t >= 8 {
+            // Pair i takes values counter + 2i + 1 (u1) and counter + 2i + 2 (u2).
+            let c1 = SIMD4<UInt64>(repeating: counter &+ 1) &+ step
+            counter &+= 8
+            let b1 = Self.mix(SIMD4(repeating: key) &+ c1 &* Self.gamma)
+            let b2 = Self.mix(SIMD4(repeating: key) &+ (c1 &+ 1) &* Self.gamma)
+            let u1 = 1 - SIMD4<Double>(b1 &>> 11) * 0x1p-53  // (0, 1]
+            let u2 = SIMD4<Double>(b2 &>> 11) * 0x1p-53
+            let r = (-2 * PortableMath.logOfNormal(u1)).squareRoot()
+            let (sine, cosine) = PortableMath.sinCosTwoPi(unitInterval: u2)
+            let first = scale * (r * cosine), second = scale * (r * sine)
+            for i in 0..<4 {
+                out[t &+ 2 &* i] = Float(first[i])
+                out[t &+ 2 &* i &+ 1] = Float(second[i])
+            }
+            t &+= 8
+        }
+        while t < count {
+            out[t] = Float(scale * gaussian())
+            t &+= 1
+        }
+    }
+
     /// A standard normal deviate (Box-Muller in Double), with ``PortableMath``'s `log` and
     /// `sinCosTwoPi` rather than libm's, so the bits are the same on every host.
     mutating func gaussian() -> Double {

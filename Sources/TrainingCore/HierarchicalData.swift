@@ -160,7 +160,7 @@ struct SampleSet {
         let y = rng.below(K), c = rng.below(k)
         let carriesFine = hard || rng.uniform() < config.rareFrequency
         let s = out.x.pointer + i * stride
-        for t in 0..<stride { s[t] = Float(noiseStd * rng.gaussian()) }
+        rng.fillGaussians(s, count: stride, scale: noiseStd)  // = Float(noiseStd * rng.gaussian()) each
         func add(_ feature: Int, _ scale: Double, patch: Int) {
             dictionary.vectors.withUnsafeBufferPointer { vectors in
                 let v = vectors.baseAddress! + feature * dim

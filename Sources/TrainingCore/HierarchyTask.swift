@@ -167,28 +167,44 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
     var pretrainLoss = 0.0, finetuneLoss = 0.0
     var pretrainAccuracy = 0.0, pretrainHardAccuracy = 0.0, easyAccuracy = 0.0, hardAccuracy = 0.0
     var finalCommonAlignment = 0.0, finalFineAlignment = 0.0
+    // With `probe` fine-tuning the filters are frozen after pretraining, so the pooled activations
+    // of the fine-tuning and test sets are computed once and reused by every fine-tuning step and
+    // evaluation (the same kernel, so the same bits as recomputing them), unless they would take
+    // more memory than the sets themselves and over 64 MiB. Those of the test sets are computed by
+    // the last pretraining epoch's evaluation, which then predicts from them.
+    let probe = config.finetuning == .probe
+    let cachedFloats = (finetuneSet.count + easyTest.count + hardTest.count) * engine.paddedFilters
+    let useCache = probe && (cachedFloats <= 1 << 24 || engine.paddedFilters <= config.patches * config.dim)
+    var easyPooled: [Float] = [], hardPooled: [Float] = []
+    var testSetsCached = false
+    func cacheTestSets() {
+        easyPooled = engine.pooledActivations(of: easyTest)
+        hardPooled = engine.pooledActivations(of: hardTest)
+        testSetsCached = true
+    }
     if let set = pretrainSet {
         for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
             let r = try trainEpoch(set, labels: set.label, stream: .pretrainShuffle, epoch: epoch,
                                phase: .pretrain, learningRate: config.learningRate)
             pretrainLoss = r.loss
+            let easyPredictions: [Int32], hardPredictions: [Int32]
+            if useCache && epoch == config.epochs {
+                cacheTestSets()
+                easyPredictions = easyPooled.withUnsafeBufferPointer { engine.predict(easyTest, phase: .pretrain, pooled: $0.baseAddress!) }
+                hardPredictions = hardPooled.withUnsafeBufferPointer { engine.predict(hardTest, phase: .pretrain, pooled: $0.baseAddress!) }
+            } else {
+                easyPredictions = engine.predict(easyTest, phase: .pretrain)
+                hardPredictions = engine.predict(hardTest, phase: .pretrain)
+            }
             onEpoch(HierarchyEpoch(
                 phase: .pretrain, epoch: epoch, loss: r.loss, trainAccuracy: r.accuracy,
-                easyAccuracy: accuracy(engine.predict(easyTest, phase: .pretrain), easyTest.superclass, map: classToSuperclass),
-                hardAccuracy: accuracy(engine.predict(hardTest, phase: .pretrain), hardTest.superclass, map: classToSuperclass),
+                easyAccuracy: accuracy(easyPredictions, easyTest.superclass, map: classToSuperclass),
+                hardAccuracy: accuracy(hardPredictions, hardTest.superclass, map: classToSuperclass),
                 commonAlignment: engine.alignment(dictionary, features: commonFeatures),
                 fineAlignment: engine.alignment(dictionary, features: fineFeatures)))
         }
     }
-    // With `probe` fine-tuning the filters are frozen from here on, so the pooled activations of
-    // the fine-tuning and test sets are computed once and reused by every fine-tuning step and
-    // evaluation (the same kernel, so the same bits as recomputing them), unless they would take
-    // more memory than the sets themselves and over 64 MiB.
-    let probe = config.finetuning == .probe
-    let cachedFloats = (finetuneSet.count + easyTest.count + hardTest.count) * engine.paddedFilters
-    let useCache = probe && (cachedFloats <= 1 << 24 || engine.paddedFilters <= config.patches * config.dim)
-    let easyPooled = useCache ? engine.pooledActivations(of: easyTest) : []
-    let hardPooled = useCache ? engine.pooledActivations(of: hardTest) : []
+    if useCache && !testSetsCached { cacheTestSets() }
     let finetunePooled = useCache ? engine.pooledActivations(of: finetuneSet) : []
 
     if shouldStop() { throw TrainingStopped() }

@@ -58,6 +58,70 @@ enum PortableMath {
         return de * ln2Hi + (de * ln2Lo + logM)
     }
 
+    /// ``log(_:)-swift.type.method`` of four positive, normal, finite lanes (the case of every
+    /// uniform draw in (0, 1]): each lane is the scalar function's result, by the same operations.
+    @inline(__always)
+    static func logOfNormal(_ x: SIMD4<Double>) -> SIMD4<Double> {
+        let bits = unsafeBitCast(x, to: SIMD4<UInt64>.self)
+        var e = SIMD4<Int64>(truncatingIfNeeded: (bits &>> 52) & 0x7FF) &- 1023
+        var m = unsafeBitCast((bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000, to: SIMD4<Double>.self)
+        let big = m .> 1.414_213_562_373_095_048_80
+        m = m.replacing(with: m * 0.5, where: big)
+        e = e.replacing(with: e &+ 1, where: big)
+        let f = (m - 1) / (m + 1)
+        let s = f * f
+        var p = SIMD4<Double>(repeating: 1.0 / 21.0)
+        p = SIMD4(repeating: 1.0 / 19.0).addingProduct(p, s)
+        p = SIMD4(repeating: 1.0 / 17.0).addingProduct(p, s)
+        p = SIMD4(repeating: 1.0 / 15.0).addingProduct(p, s)
+        p = SIMD4(repeating: 1.0 / 13.0).addingProduct(p, s)
+        p = SIMD4(repeating: 1.0 / 11.0).addingProduct(p, s)
+        p = SIMD4(repeating: 1.0 / 9.0).addingProduct(p, s)
+        p = SIMD4(repeating: 1.0 / 7.0).addingProduct(p, s)
+        p = SIMD4(repeating: 1.0 / 5.0).addingProduct(p, s)
+        p = SIMD4(repeating: 1.0 / 3.0).addingProduct(p, s)
+        let twoF = 2 * f
+        let logM = twoF.addingProduct(twoF * s, p)
+        let de = SIMD4<Double>(e)
+        return de * ln2Hi + (de * ln2Lo + logM)
+    }
+
+    /// ``sinCosTwoPi(_:)`` of four lanes in [0, 1) (uniform draws): each lane is the scalar
+    /// function's result, by the same operations.
+    @inline(__always)
+    static func sinCosTwoPi(unitInterval u: SIMD4<Double>) -> (sin: SIMD4<Double>, cos: SIMD4<Double>) {
+        let q = (4 * u).rounded(.toNearestOrEven)  // 0...4
+        let r = u - q * 0.25
+        let a = r * 6.283_185_307_179_586_476_93
+        let a2 = a * a
+        var ps = SIMD4<Double>(repeating: -1.0 / 121_645_100_408_832_000.0)
+        ps = SIMD4(repeating: 1.0 / 355_687_428_096_000.0).addingProduct(ps, a2)
+        ps = SIMD4(repeating: -1.0 / 1_307_674_368_000.0).addingProduct(ps, a2)
+        ps = SIMD4(repeating: 1.0 / 6_227_020_800.0).addingProduct(ps, a2)
+        ps = SIMD4(repeating: -1.0 / 39_916_800.0).addingProduct(ps, a2)
+        ps = SIMD4(repeating: 1.0 / 362_880.0).addingProduct(ps, a2)
+        ps = SIMD4(repeating: -1.0 / 5_040.0).addingProduct(ps, a2)
+        ps = SIMD4(repeating: 1.0 / 120.0).addingProduct(ps, a2)
+        ps = SIMD4(repeating: -1.0 / 6.0).addingProduct(ps, a2)
+        let s = a.addingProduct(a * a2, ps)
+        var pc = SIMD4<Double>(repeating: 1.0 / 2_432_902_008_176_640_000.0)
+        pc = SIMD4(repeating: -1.0 / 6_402_373_705_728_000.0).addingProduct(pc, a2)
+        pc = SIMD4(repeating: 1.0 / 20_922_789_888_000.0).addingProduct(pc, a2)
+        pc = SIMD4(repeating: -1.0 / 87_178_291_200.0).addingProduct(pc, a2)
+        pc = SIMD4(repeating: 1.0 / 479_001_600.0).addingProduct(pc, a2)
+        pc = SIMD4(repeating: -1.0 / 3_628_800.0).addingProduct(pc, a2)
+        pc = SIMD4(repeating: 1.0 / 40_320.0).addingProduct(pc, a2)
+        pc = SIMD4(repeating: -1.0 / 720.0).addingProduct(pc, a2)
+        pc = SIMD4(repeating: 1.0 / 24.0).addingProduct(pc, a2)
+        pc = SIMD4(repeating: -0.5).addingProduct(pc, a2)
+        let c = SIMD4<Double>(repeating: 1).addingProduct(a2, pc)
+        // Quadrant q mod 4 (q >= 0): 0 (s, c), 1 (c, -s), 2 (-s, -c), 3 (-c, s).
+        let quadrant = SIMD4<Int64>(q) & 3
+        let odd = (quadrant & 1) .== 1, negate = quadrant .>= 2
+        let sine = s.replacing(with: c, where: odd), cosine = c.replacing(with: -s, where: odd)
+        return (sine.replacing(with: -sine, where: negate), cosine.replacing(with: -cosine, where: negate))
+    }
+
     /// (sin 2*pi*u, cos 2*pi*u), to within a few ULP, for any finite u (NaN for non-finite u).
     ///
     /// The argument is in turns, so the range reduction is exact: q = round(4u), r = u - q/4 in

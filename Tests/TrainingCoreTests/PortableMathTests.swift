@@ -176,3 +176,29 @@ private func ulpError(_ value: Float, _ reference: Double) -> Double {
     #expect(e == 2_768_409_376)
     #expect(t == 7_418_827_023_760_553_778)
 }
+
+/// The four-lane Gaussian fill gives the bits of the scalar draws, and leaves the stream where they
+/// would (a pending spare, the counter), for every count and starting state.
+@Test func fillGaussiansEqualsScalarDraws() {
+    for seed: UInt64 in [0, 1, 7, 123_456_789] {
+        for count in [0, 1, 2, 7, 8, 9, 15, 16, 17, 64, 511, 512, 1000] {
+            for offset in 0..<3 {
+                var a = CounterRandom(seed: seed, stream: .pretrainSet, index: UInt64(count))
+                var b = a
+                // Put both streams in the same state: `offset` Gaussians drawn (a spare pending when odd).
+                for _ in 0..<offset {
+                    _ = a.gaussian()
+                    _ = b.gaussian()
+                }
+                let scale = 0.0625 * Double(seed % 5 + 1)
+                let expected = (0..<count).map { _ in Float(scale * a.gaussian()) }
+                var got = [Float](repeating: .nan, count: count)
+                got.withUnsafeMutableBufferPointer { b.fillGaussians($0.baseAddress!, count: count, scale: scale) }
+                #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "seed \(seed) count \(count) offset \(offset)")
+                // The streams continue identically.
+                #expect(a.gaussian().bitPattern == b.gaussian().bitPattern)
+                #expect(a.next() == b.next())
+            }
+        }
+    }
+}
