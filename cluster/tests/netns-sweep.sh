@@ -296,12 +296,12 @@ EOF
   summary="$(summary_line "$d")"
   local reruns stale rejected unknown
   reruns="$(column "$d" attempt 2>/dev/null | awk '$1 > 1' | wc -l)"
-  stale="$(sed -n 's/.* \([0-9]*\) stale results.*/\1/p' <<<"$summary")"
+  stale="$(sed -n 's/.* \([0-9]*\) repeated results of finished tasks.*/\1/p' <<<"$summary")"
   rejected="$(sed -n 's/.* \([0-9]*\) without a lease.*/\1/p' <<<"$summary")"
   unknown="$(sed -n 's/.* \([0-9]*\) from unknown peers.*/\1/p' <<<"$summary")"
   log "link-cut: coordinator exit $rc, host3 worker exit $w3rc; rows per host: $(per_host "$d"); rows with attempt > 1: $reruns"
   log "link-cut: summary: $summary"
-  log "link-cut: dropped late messages: stale=${stale:-0} without-a-lease=${rejected:-0} unknown-peer=${unknown:-0}; host3 reconnects: $(grep -c 'reconnecting' "$d/worker3.log"); adoptions: $(grep -c 'adopted a running task' "$d/coordinator.log")"
+  log "link-cut: late messages: repeated=${stale:-0} without-a-lease=${rejected:-0} unknown-peer=${unknown:-0}; host3 reconnects: $(grep -c 'reconnecting' "$d/worker3.log"); adoptions: $(grep -c 'adopted a running task' "$d/coordinator.log")"
   if [ -n "$why" ]; then :
   elif [ "$rc" != 0 ]; then why="coordinator exit $rc"
   elif ! why="$(check_rows "$d" "$d/spec.yaml")"; then :
@@ -310,7 +310,7 @@ EOF
     why="host3 did not rejoin after the link came back"
   else why=""; fi
   if [ -z "$why" ]; then
-    pass "link-cut ($(wc -l <"$d/rows.txt") rows = plan, each once; $reruns re-run; stale=${stale:-0} without-a-lease=${rejected:-0} unknown-peer=${unknown:-0})"
+    pass "link-cut ($(wc -l <"$d/rows.txt") rows = plan, each once; $reruns re-run; repeated=${stale:-0} without-a-lease=${rejected:-0} unknown-peer=${unknown:-0})"
   else
     failt link-cut "$why"; dump_logs "$d"
   fi
