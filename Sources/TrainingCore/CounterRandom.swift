@@ -69,8 +69,8 @@ struct CounterRandom {
             counter &+= 8
             let b1 = Self.mix(SIMD4(repeating: key) &+ c1 &* Self.gamma)
             let b2 = Self.mix(SIMD4(repeating: key) &+ (c1 &+ 1) &* Self.gamma)
-            let u1 = 1 - SIMD4<Double>(b1 &>> 11) * 0x1p-53  // (0, 1]
-            let u2 = SIMD4<Double>(b2 &>> 11) * 0x1p-53
+            let u1 = 1 - PortableMath.exactDouble(b1 &>> 11) * 0x1p-53  // (0, 1]
+            let u2 = PortableMath.exactDouble(b2 &>> 11) * 0x1p-53
             let r = (-2 * PortableMath.logOfNormal(u1)).squareRoot()
             let (sine, cosine) = PortableMath.sinCosTwoPi(unitInterval: u2)
             let first = scale * (r * cosine), second = scale * (r * sine)

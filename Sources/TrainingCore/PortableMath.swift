@@ -82,15 +82,35 @@ enum PortableMath {
         p = SIMD4(repeating: 1.0 / 3.0).addingProduct(p, s)
         let twoF = 2 * f
         let logM = twoF.addingProduct(twoF * s, p)
-        let de = SIMD4<Double>(e)
+        let de = exactDouble(e)
         return de * ln2Hi + (de * ln2Lo + logM)
+    }
+
+    // Conversions by exact bit tricks (the generic SIMD conversions are not vectorised).
+
+    /// Double(e) per lane for |e| < 2^51: 2^52 + 2^51 + e has e in its low bits, and the
+    /// subtraction is exact.
+    @inline(__always)
+    static func exactDouble(_ e: SIMD4<Int64>) -> SIMD4<Double> {
+        let biased = SIMD4<UInt64>(truncatingIfNeeded: e &+ (1 << 51)) | 0x4330_0000_0000_0000
+        return unsafeBitCast(biased, to: SIMD4<Double>.self) - 0x1.8p52
+    }
+
+    /// Double(v) per lane for v < 2^53 (exact: both halves are exact, and so is their sum).
+    @inline(__always)
+    static func exactDouble(_ v: SIMD4<UInt64>) -> SIMD4<Double> {
+        let magic = SIMD4<UInt64>(repeating: 0x4330_0000_0000_0000)
+        let hi = unsafeBitCast((v &>> 32) | magic, to: SIMD4<Double>.self) - 0x1p52
+        let lo = unsafeBitCast((v & 0xFFFF_FFFF) | magic, to: SIMD4<Double>.self) - 0x1p52
+        return hi * 0x1p32 + lo
     }
 
     /// ``sinCosTwoPi(_:)`` of four lanes in [0, 1) (uniform draws): each lane is the scalar
     /// function's result, by the same operations.
     @inline(__always)
     static func sinCosTwoPi(unitInterval u: SIMD4<Double>) -> (sin: SIMD4<Double>, cos: SIMD4<Double>) {
-        let q = (4 * u).rounded(.toNearestOrEven)  // 0...4
+        // round(4u) to nearest even, exactly: adding 1.5 * 2^52 leaves no fraction bits.
+        let q = (4 * u + 0x1.8p52) - 0x1.8p52  // 0...4
         let r = u - q * 0.25
         let a = r * 6.283_185_307_179_586_476_93
         let a2 = a * a
@@ -116,7 +136,7 @@ enum PortableMath {
         pc = SIMD4(repeating: -0.5).addingProduct(pc, a2)
         let c = SIMD4<Double>(repeating: 1).addingProduct(a2, pc)
         // Quadrant q mod 4 (q >= 0): 0 (s, c), 1 (c, -s), 2 (-s, -c), 3 (-c, s).
-        let quadrant = SIMD4<Int64>(q) & 3
+        let quadrant = unsafeBitCast(q + 0x1p52, to: SIMD4<Int64>.self) & 3  // q in the low bits
         let odd = (quadrant & 1) .== 1, negate = quadrant .>= 2
         let sine = s.replacing(with: c, where: odd), cosine = c.replacing(with: -s, where: odd)
         return (sine.replacing(with: -sine, where: negate), cosine.replacing(with: -cosine, where: negate))
