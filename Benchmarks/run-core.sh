@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks the training core's pretraining step against references measured in the same run:
-# (a) numpy's fp32 matmul peak, (b) the same step in JAX on CPU, (c) TrainingCore (Swift),
-# each at 1 and 2 threads, RUNS runs each (medians), then times whole default tasks.
+# (a) numpy's fp32 matmul peak, (b) the same step in JAX on CPU, (c) an independent SIMD8 kernel
+# of the same step (CoreBench reference, Benchmarks/Sources/CoreBench/Reference.swift),
+# (d) TrainingCore (Swift), each at 1 and 2 threads, RUNS runs each (medians), then times whole
+# default tasks. BEFORE=path/to/an/older/CoreBench also times that binary's step and tasks,
+# interleaved with this build's (for before/after figures).
 #
 #   Benchmarks/run-core.sh                        # haswell baseline build (the default)
 #   GRAINSWEEP_TARGET_CPU=native Benchmarks/run-core.sh
@@ -37,12 +40,19 @@ for T in 1 2; do
     # current numpy, so they are unset for the peak measurement only.
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE taskset -c "$CPUS" $PY numpy_peak.py --threads "$T" --runs "$RUNS" | tee -a "$OUT"
     taskset -c "$CPUS" $PY jax_step.py --threads "$T" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
+    taskset -c "$CPUS" "$BENCH" reference --shape small --threads "$T" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
+    if [ -n "${BEFORE:-}" ]; then
+        taskset -c "$CPUS" "$BEFORE" step --shape small --threads "$T" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" | sed 's/^swift /before /' | tee -a "$OUT"
+    fi
     taskset -c "$CPUS" "$BENCH" step --shape small --threads "$T" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
 done
 
 echo "== whole default task (HierarchyConfig defaults, seed 0), $RUNS runs each, interleaved; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$RUNS"); do
-    for T in 1 2; do "$BENCH" task --quiet --threads "$T" | tee -a "$OUT"; done
+    for T in 1 2; do
+        if [ -n "${BEFORE:-}" ]; then "$BEFORE" task --quiet --threads "$T" | sed 's/^result /before-result /' | tee -a "$OUT"; fi
+        "$BENCH" task --quiet --threads "$T" | tee -a "$OUT"
+    done
 done
 echo "== load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -56,14 +66,25 @@ def med(kind, t, key):
 for t in (1, 2):
     peak = med("numpy", t, "gflops")
     js, jg = med("jax", t, "samples_per_s"), med("jax", t, "gflops")
+    rs, rg = med("reference", t, "samples_per_s"), med("reference", t, "gflops")
     ss, sg = med("swift", t, "samples_per_s"), med("swift", t, "gflops")
     print(f"threads={t}: numpy peak {peak:.1f} GFLOP/s | jax {js:,.0f} samples/s {jg:.1f} GFLOP/s ({jg / peak:.0%} of peak)"
-          f" | swift {ss:,.0f} samples/s {sg:.1f} GFLOP/s ({sg / peak:.0%} of peak) | swift/jax {ss / js:.2f}x")
+          f" | reference {rs:,.0f} samples/s ({rg / peak:.0%} of peak)"
+          f" | swift {ss:,.0f} samples/s {sg:.1f} GFLOP/s ({sg / peak:.0%} of peak) | swift/jax {ss / js:.2f}x"
+          f" | swift/reference {ss / rs:.2f}x")
+    bs = med("before", t, "samples_per_s")
+    if bs == bs:
+        print(f"threads={t}: before {bs:,.0f} samples/s ({bs * sg / ss / peak:.0%} of peak) | after/before {ss / bs:.2f}x")
 s1, s2 = med("swift", 1, "samples_per_s"), med("swift", 2, "samples_per_s")
 j1, j2 = med("jax", 1, "samples_per_s"), med("jax", 2, "samples_per_s")
 print(f"1->2 thread speed-up: swift {s2 / s1:.2f}x, jax {j2 / j1:.2f}x")
 for t in (1, 2):
     walls = [float(x) for x in re.findall(rf"^result .*wall_s=([\d.]+) threads={t}\b", text, re.M)]
+    before = [float(x) for x in re.findall(rf"^before-result .*wall_s=([\d.]+) threads={t}\b", text, re.M)]
     if walls:
-        print(f"default task, {t} thread(s): median {statistics.median(walls):.3f} s over {len(walls)} runs")
+        line = f"default task, {t} thread(s): median {statistics.median(walls):.3f} s over {len(walls)} runs ({min(walls):.3f}-{max(walls):.3f})"
+        if before:
+            b = statistics.median(before)
+            line += f"; before {b:.3f} s ({min(before):.3f}-{max(before):.3f}), speed-up {b / statistics.median(walls):.2f}x"
+        print(line)
 PY

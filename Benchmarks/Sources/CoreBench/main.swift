@@ -3,6 +3,8 @@ import TrainingCore
 
 // core-bench step  --shape small|default --threads N --runs R --seconds S
 //   times the pretraining step; one line per run, then the median.
+// core-bench reference  (same options)
+//   times an independent SIMD8 kernel of the same step (Reference.swift) the same way.
 // core-bench task  --threads N [--quiet] [name=value ...]
 //   runs one whole task (defaults of HierarchyConfig, overridden by name=value) and times it.
 
@@ -72,7 +74,11 @@ func median(_ xs: [Double]) -> Double {
 let args = Array(CommandLine.arguments.dropFirst())
 let threads = Int(option("--threads", args) ?? "1")!
 switch args.first {
-case "step":
+case "step", "reference":
+    // step: TrainingCore's pretraining step; reference: the independent kernel (Reference.swift)
+    // of the same shape, timed the same way.
+    let kind = args.first!
+    let label = kind == "step" ? "swift" : "reference"
     let shape = option("--shape", args) ?? "small"
     let runs = Int(option("--runs", args) ?? "5")!
     let seconds = Double(option("--seconds", args) ?? "1")!
@@ -82,8 +88,19 @@ case "step":
         c.superclasses = 2; c.subclasses = 8; c.granularity = 8; c.dim = 64; c.patches = 8
         c.width = 16; c.batchSize = 128
     }
-    let step = try PretrainStep(config: c, threads: threads)
-    step.run(steps: 20)  // warm-up
+    let runSteps: (Int) -> Void
+    let flopsPerSample: Double
+    if kind == "step" {
+        let step = try PretrainStep(config: c, threads: threads)
+        runSteps = { step.run(steps: $0) }
+        flopsPerSample = step.flopsPerSample
+    } else {
+        let reference = try ReferenceStep(samples: 4096, patches: c.patches, dim: c.dim, classes: c.pretrainClasses,
+                                          width: c.width, batch: c.batchSize, threads: threads)
+        runSteps = { reference.run(steps: $0) }
+        flopsPerSample = reference.flopsPerSample
+    }
+    runSteps(20)  // warm-up
     var rates: [Double] = []
     for run in 1...runs {
         // Calibrate the step count to about `seconds` per run.
@@ -91,7 +108,7 @@ case "step":
         var elapsed = 0.0, cpu = 0.0
         while true {
             let t0 = now(), c0 = cpuTime()
-            step.run(steps: steps)
+            runSteps(steps)
             elapsed = now() - t0
             cpu = cpuTime() - c0
             if elapsed > seconds * 0.5 { break }
@@ -101,13 +118,13 @@ case "step":
         rates.append(rate)
         // cpu_per_wall: CPU seconds this process got per wall second (at most `threads`; well
         // below it means other processes held the cores; spinning counts as CPU).
-        // per_cpu_s: samples per CPU second of this process (divided by `threads`, so per thread
-        // busy second): less sensitive to other processes than the wall rate.
+        // samples_per_cpu_s: samples per CPU second of this process times `threads` (per busy
+        // thread-second): less sensitive to other processes than the wall rate at 1 thread.
         let perCPU = Double(steps * c.batchSize) / cpu * Double(threads)
-        print("swift run=\(run) shape=\(shape) threads=\(threads) samples_per_s=\(Int(rate)) gflops=\(rate * step.flopsPerSample / 1e9) cpu_per_wall=\((cpu / elapsed * 100).rounded() / 100) samples_per_cpu_s=\(Int(perCPU))")
+        print("\(label) run=\(run) shape=\(shape) threads=\(threads) samples_per_s=\(Int(rate)) gflops=\(rate * flopsPerSample / 1e9) cpu_per_wall=\((cpu / elapsed * 100).rounded() / 100) samples_per_cpu_s=\(Int(perCPU))")
     }
     let m = median(rates)
-    print("swift median shape=\(shape) threads=\(threads) filters=\(c.filters) batch=\(c.batchSize) samples_per_s=\(Int(m)) gflops=\(m * step.flopsPerSample / 1e9)")
+    print("\(label) median shape=\(shape) threads=\(threads) filters=\(c.filters) batch=\(c.batchSize) samples_per_s=\(Int(m)) gflops=\(m * flopsPerSample / 1e9)")
 case "task":
     var c = HierarchyConfig()
     for a in args.dropFirst() where a.contains("=") { apply(a, to: &c) }
@@ -129,5 +146,5 @@ case "pool":
         print("pool run=\(run) threads=\(threads) us_per_job=\(us) cpu_per_wall=\(((cpuTime() - c0) / (now() - t0) * 100).rounded() / 100)")
     }
 default:
-    print("usage: core-bench step|task ...")
+    print("usage: core-bench step|reference|task|pool ...")
 }
