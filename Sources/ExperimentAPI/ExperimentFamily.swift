@@ -60,6 +60,9 @@ public protocol ExperimentFamily: Sendable {
     /// A spec-defined family's definition, which the coordinator sends to workers with each task
     /// (nil for compiled families, the default).
     var commandDefinition: CommandDefinition? { get }
+    /// The figures the report draws for this family's sweeps; none declared (the default): the
+    /// report's generic figures.
+    var figures: [FigureDeclaration] { get }
 }
 
 extension ParameterSpec {
@@ -73,6 +76,7 @@ extension ExperimentFamily {
     public func isInstant(_ parameters: ParameterSet) -> Bool { false }
     public var identity: String { name }
     public var commandDefinition: CommandDefinition? { nil }
+    public var figures: [FigureDeclaration] { [] }
 
     /// ``parameters`` followed by `seed`.
     public var allParameters: [ParameterSpec] { parameters + [.seed] }

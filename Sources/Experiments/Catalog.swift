@@ -7,7 +7,7 @@ import ExperimentAPI
 /// by importing a family's module, so adding a family is one line.
 public enum ExperimentCatalog {
     /// All families; the first is the default when a spec names none.
-    public static let all: [any ExperimentFamily] = [HierarchyExperiment(), SleepExperiment()]
+    public static let all: [any ExperimentFamily] = [HierarchyExperiment(), SleepExperiment(), LinearTeachersExperiment()]
 
     /// The default family: the label-granularity experiment of SCIENCE.md.
     public static var defaultFamily: any ExperimentFamily { all[0] }
