@@ -21,7 +21,7 @@ extension LinearTeachersConfig.Pretraining: ChoiceParameter {}
 public struct LinearTeachersExperiment: ExperimentFamily {
     public init() {}
 
-    public var name: String { "linear-teachers" }
+    public var name: String { "linear_teachers" }
     public var summary: String {
         "fine-tune a linear, deep linear or ReLU model from a source teacher's solution on n samples of a related target teacher"
     }
@@ -132,17 +132,19 @@ public struct LinearTeachersExperiment: ExperimentFamily {
         return ["pretrain": c.pretraining == .source ? c.finetuneEpochs : 0, "finetune": c.finetuneEpochs]
     }
 
-    /// Multiply-adds per full-batch step (residuals and gradient: 2 n d; ReLU: 4 n m d) times the
-    /// step cap, at 1 GFLOP/s (scalar-ish Double code, short vectors), plus data generation (d^2
-    /// per sample). An upper bound: most tasks converge well before the cap.
+    /// Flops per full-batch step (residuals and gradient: 4 n d; ReLU: 4 n m d) at 3 GFLOP/s (the
+    /// preset's ReLU tasks ran at about that on one core) plus 5 microseconds of fixed cost a step,
+    /// for the steps a phase typically takes: the step cap, but at most 2000 (the preset's median
+    /// was 1200; the slowest tasks, near n = d, hit the cap), plus data generation (2 d^2 a sample).
     public func estimatedSeconds(_ parameters: ParameterSet) -> Double {
         let c = configuration(parameters)
-        let d = Double(c.dim), n = Double(c.targetSamples)
-        let perSample = c.model == .relu ? 4 * Double(c.width) * d : 2 * d
-        var flops = Double(c.maxSteps) * n * perSample
-        if c.pretraining == .source { flops += Double(c.maxSteps) * Double(c.sourceSamples) * perSample }
-        flops += (n + Double(c.sourceSamples) + (c.model == .relu ? Double(c.testSamples) : 0)) * d * d * 2
-        return flops / 1e9
+        let d = Double(c.dim)
+        let perSample = c.model == .relu ? 4 * Double(c.width) * d : 4 * d
+        let steps = Double(min(c.maxSteps, 2000))
+        var seconds = steps * (Double(c.targetSamples) * perSample / 3e9 + 5e-6)
+        if c.pretraining == .source { seconds += steps * (Double(c.sourceSamples) * perSample / 3e9 + 5e-6) }
+        let generated = Double(c.targetSamples + c.sourceSamples + (c.model == .relu ? c.testSamples : 0))
+        return seconds + generated * d * d * 2 / 3e9
     }
 
     public func run(_ parameters: ParameterSet, context: TaskContext, onEpoch: (CurvePoint) -> Void) throws -> [Metric] {
@@ -174,10 +176,10 @@ public struct LinearTeachersExperiment: ExperimentFamily {
         return [
             FigureDeclaration(
                 name: "risk_vs_n_by_difference", title: "Target risk after fine-tuning vs. n, by where theta_T - theta_S lies",
-                x: n, y: "risk", yLog: true, series: Keys.differenceIn.name, facets: [Keys.spectrum.name],
-                only: [Keys.relation.name: ["perturbed"], Keys.model.name: ["linear"], Keys.frozenLayers.name: ["0"]],
+                x: n, y: "risk", yLog: true, series: Keys.differenceIn.name, facets: [Keys.model.name, Keys.spectrum.name],
+                only: [Keys.relation.name: ["perturbed"], Keys.frozenLayers.name: ["0"]],
                 reference: scratch,
-                caption: "Linear model, target = source + a perturbation in the top or bottom eigen-directions of Sigma. Solid: fine-tuned from theta_S; dashed: from scratch on the same samples. Claim 1: a difference in low-variance (bottom) directions costs little risk at n < d although the distance is the same."),
+                caption: "Target = source + a perturbation in the top or bottom eigen-directions of Sigma. Solid: fine-tuned from the source solution; dashed: from scratch on the same samples. Claim 1 (linear) and 3 (ReLU): a difference in low-variance (bottom) directions costs little risk at n < d although the plain distance is the same."),
             FigureDeclaration(
                 name: "risk_vs_n_by_depth", title: "Scaled target: risk after fine-tuning vs. n, by depth",
                 x: n, y: "risk", yLog: true, series: Keys.depth.name,
