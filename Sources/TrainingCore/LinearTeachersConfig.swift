@@ -68,7 +68,7 @@ public struct LinearTeachersConfig: Sendable, Hashable {
     public var pretraining = Pretraining.exact
     /// Standard deviation of the label noise (source and target).
     public var noise = 0.0
-    /// The step as a fraction of the stable step 1/curvature (see ``LinearTeachersTrainer``).
+    /// The step as a fraction of the stable step 1/curvature (see ``runLinearTeachersTask(_:pool:shouldStop:onEpoch:)``).
     public var learningRate = 0.5
     public var maxSteps = 20_000
     public var epochSteps = 200

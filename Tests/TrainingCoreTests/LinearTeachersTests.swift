@@ -66,7 +66,7 @@ import Testing
             let c = Self.config { $0.spectrum = spectrum; $0.noise = 0.3; $0.dim = 20; $0.differenceDims = 4; $0.seed = 7 }
             let problem = LinearTeachersProblem(c)
             let theta = problem.sourceTeacher
-            let samples = problem.targetSamples(20_000, pool: nil)
+            let samples = problem.targetSamples(8_000, pool: nil)
             var errors: [Double] = []
             for i in 0..<samples.count {
                 let f = (0..<c.dim).reduce(0.0) { $0 + samples.inputs[i * c.dim + $1] * theta[$1] }
