@@ -86,7 +86,7 @@ let package = Package(
         // Stop requests from signals, shared by the coordinator and the worker.
         .target(name: "Lifecycle", swiftSettings: strict),
         // HTML + SVG reports from a results directory.
-        .target(name: "Report", dependencies: ["Results"], swiftSettings: strict),
+        .target(name: "Report", dependencies: ["Results", "ExperimentAPI"], swiftSettings: strict),
         .executableTarget(
             name: "grainsweep",
             dependencies: [
@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(
             name: "LeasingTests", dependencies: ["Leasing", "LeaseSimulation", "ExperimentAPI", "WireProtocol"],
             swiftSettings: strict),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Results"], swiftSettings: strict),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Results", "ExperimentAPI"], swiftSettings: strict),
         // Real processes: builds and runs the grainsweep executable.
         .testTarget(
             name: "IntegrationTests", dependencies: ["grainsweep", "Results", "ExperimentAPI", "ZeroMQ", "WireProtocol"],

@@ -65,6 +65,9 @@ public protocol ExperimentFamily: Sendable {
     /// records it in a results directory and refuses to resume a directory of another version
     /// unless told to, so that results of two versions never mix.
     var bitsVersion: Int { get }
+    /// The figures the report draws for this family's sweeps; none declared (the default): the
+    /// report's generic figures.
+    var figures: [FigureDeclaration] { get }
 }
 
 extension ParameterSpec {
@@ -79,6 +82,7 @@ extension ExperimentFamily {
     public var identity: String { name }
     public var commandDefinition: CommandDefinition? { nil }
     public var bitsVersion: Int { 1 }
+    public var figures: [FigureDeclaration] { [] }
 
     /// ``parameters`` followed by `seed`.
     public var allParameters: [ParameterSpec] { parameters + [.seed] }

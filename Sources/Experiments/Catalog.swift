@@ -7,14 +7,16 @@ import ExperimentAPI
 /// by importing a family's module, so adding a family is one line.
 public enum ExperimentCatalog {
     /// All families; the first is the default when a spec names none.
-    public static let all: [any ExperimentFamily] = [HierarchyExperiment(), SleepExperiment()]
+    public static let all: [any ExperimentFamily] = [HierarchyExperiment(), SleepExperiment(), LinearTeachersExperiment()]
 
     /// The default family: the label-granularity experiment of SCIENCE.md.
     public static var defaultFamily: any ExperimentFamily { all[0] }
 
-    /// The family called `name`, if any.
+    /// The family called `name`, if any; a hyphen may stand for an underscore (`linear-teachers`),
+    /// since names on the wire are snake_case (docs/PROTOCOL.md, section 2).
     public static func family(named name: String) -> (any ExperimentFamily)? {
-        all.first { $0.name == name }
+        let snake = name.replacingOccurrences(of: "-", with: "_")
+        return all.first { $0.name == name || $0.name == snake }
     }
 
     /// Makes the family of a spec with `experiment: command` (the user's own program) from the

@@ -1,6 +1,10 @@
 import ExperimentAPI
 import TrainingCore
 
+extension HierarchyConfig.Alignment: ChoiceParameter {}
+extension HierarchyConfig.Pretraining: ChoiceParameter {}
+extension HierarchyConfig.Finetuning: ChoiceParameter {}
+
 /// The label-granularity experiment of SCIENCE.md behind ``ExperimentFamily``: hierarchical
 /// multi-view data, a two-layer conv ReLU network pretrained at a label granularity, then
 /// fine-tuned with a new coarse head and evaluated on easy and hard test sets.
@@ -17,72 +21,105 @@ public struct HierarchyExperiment: ExperimentFamily {
     public var bitsVersion: Int { TrainingCore.coreVersion }
     public var summary: String { "hierarchical multi-view data; pretrain a two-layer conv ReLU net at a label granularity, fine-tune on coarse labels" }
 
-    private static func int(_ name: String, _ range: ClosedRange<Int>, _ value: Int, _ help: String) -> ParameterSpec {
-        ParameterSpec(name: name, domain: .integer(range), defaultValue: .integer(value), help: help)
-    }
-    private static func real(_ name: String, _ lo: Double, _ loIn: Bool, _ hi: Double, _ hiIn: Bool, _ value: Double, _ help: String) -> ParameterSpec {
-        ParameterSpec(name: name, domain: .real(lower: lo, lowerInclusive: loIn, upper: hi, upperInclusive: hiIn), defaultValue: .real(value), help: help)
-    }
-    private static func choice(_ name: String, _ words: [String], _ help: String) -> ParameterSpec {
-        ParameterSpec(name: name, domain: .choice(words), defaultValue: .text(words[0]), help: help)
-    }
-
     /// Largest filter count (C*m) and training-set size (floats) a task may ask for: beyond
     /// these a task needs more memory than a worker of this class has.
     static let maximumFilters = 262_144
     static let maximumTrainFloats = 1 << 30
 
+    /// The family's parameters in CSV column order, declared once and read through these keys.
+    public enum Keys {
+        // Data. K=2, k=8 is the smallest hierarchy with a U-shaped granularity axis
+        // (g in 1, 2, 4, 8, 16, ...) and 16 leaves.
+        public static let superclasses = ParameterKey<Int>("superclasses", 2...64, default: 2, help: "K: coarse classes (the fine-tuning task's classes)")
+        public static let subclasses = ParameterKey<Int>("subclasses", 1...256, default: 8, help: "k: fine classes per superclass")
+        // d=64 >= K(1+k)=18 leaves room for noise directions; a vector of 64 floats is 4 panels' rows.
+        public static let dim = ParameterKey<Int>("dim", 2...4096, default: 64, help: "d: patch dimension (>= superclasses * (1 + subclasses))")
+        // P=8: 2 common + 2 fine patches leave 4 noise-only patches (feature-noise slots).
+        public static let patches = ParameterKey<Int>("patches", 1...1024, default: 8, help: "P: patches per sample")
+        public static let commonPatches = ParameterKey<Int>("common_patches", 0...1024, default: 2, help: "patches carrying the common feature in an easy sample")
+        public static let finePatches = ParameterKey<Int>("fine_patches", 1...1024, default: 2, help: "patches carrying the fine feature when present")
+        // 0.3: rare enough that coarse pretraining stops learning fine features once the common
+        // ones fit the labels, frequent enough that fine pretraining learns all 16 of them.
+        public static let rareFreq = ParameterKey<Double>(
+            "rare_freq", lower: 0, lowerInclusive: false, upper: 1, upperInclusive: true, default: 0.3, help: "probability that an easy sample carries its fine feature")
+        // sigma=0.5 against alpha~1: features clearly above the noise per patch, so the effect
+        // measured is the one of the labels, not of the signal-to-noise ratio (sweep it).
+        public static let noise = ParameterKey<Double>(
+            "noise", lower: 0, lowerInclusive: true, upper: .infinity, upperInclusive: false, default: 0.5, help: "sigma: patch noise, E||noise||^2 = sigma^2")
+        public static let alphaLo = ParameterKey<Double>(
+            "alpha_lo", lower: 0, lowerInclusive: true, upper: .infinity, upperInclusive: false, default: 0.8, help: "lowest feature coefficient alpha (drawn per patch)")
+        public static let alphaHi = ParameterKey<Double>(
+            "alpha_hi", lower: 0, lowerInclusive: true, upper: .infinity, upperInclusive: false, default: 1.2, help: "highest feature coefficient alpha")
+        // Off by default: one more axis to sweep, not part of the core claim.
+        public static let featureNoise = ParameterKey<Double>(
+            "feature_noise", lower: 0, lowerInclusive: true, upper: .infinity, upperInclusive: false, default: 0, help: "beta: each free patch carries, with probability 1/2, beta times a random other feature")
+        // 0: the papers' setting (hard samples only at test time).
+        public static let trainHardFrac = ParameterKey<Double>(
+            "train_hard_frac", lower: 0, lowerInclusive: true, upper: 1, upperInclusive: true, default: 0, help: "fraction of hard samples in the pretraining and fine-tuning sets")
+        // Labels. g=8=k (leaf labels): the claim's "fine" end.
+        public static let granularity = ParameterKey<Int>("granularity", 1...65_536, default: 8, help: "g: pretraining classes per superclass (divides subclasses, or a multiple of it)")
+        public static let alignment = ParameterKey<HierarchyConfig.Alignment>("alignment", default: .aligned, help: "how pretraining labels relate to the hierarchy: misaligned groups subclasses across superclasses, random ignores the sample")
+        public static let pretrain = ParameterKey<HierarchyConfig.Pretraining>("pretrain", default: .supervised, help: "none: the from-scratch baseline (fine-tune from the random initialisation)")
+        // m=16: 256 filters at g=8, enough filters per class to pick up every feature of it.
+        public static let width = ParameterKey<Int>("width", 1...4096, default: 16, help: "m: filters per pretraining class")
+        public static let finetune = ParameterKey<HierarchyConfig.Finetuning>("finetune", default: .probe, help: "probe trains a new coarse head on frozen filters; full also trains the filters")
+        // 4096 samples: every leaf has ~77 samples carrying its fine feature.
+        public static let trainSamples = ParameterKey<Int>("train_samples", 1...10_000_000, default: 4096, help: "pretraining samples")
+        // 512: a small labelled target set, as in transfer learning.
+        public static let finetuneSamples = ParameterKey<Int>("finetune_samples", 1...10_000_000, default: 512, help: "coarse-labelled fine-tuning samples")
+        // 1000 each: accuracy resolution 0.1%, binomial standard error <= 1.6%.
+        public static let testSamples = ParameterKey<Int>("test_samples", 1...10_000_000, default: 1000, help: "samples in each of the easy and the hard test set")
+        // 20 epochs (640 steps): pretraining loss has flattened at the defaults.
+        public static let epochs = ParameterKey<Int>("epochs", 0...1_000_000, default: 20, help: "pretraining epochs")
+        public static let finetuneEpochs = ParameterKey<Int>("finetune_epochs", 0...1_000_000, default: 20, help: "fine-tuning epochs")
+        // 128: 8 fixed chunks of 16 samples, enough to feed every core of a worker.
+        public static let batchSize = ParameterKey<Int>("batch_size", 1...65_536, default: 128, help: "mini-batch size (pretraining and fine-tuning)")
+        // 1.0: with s/m = 1/16 scaling of the logits, the largest rate that trains stably.
+        public static let learningRate = ParameterKey<Double>(
+            "learning_rate", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 1.0, help: "pretraining SGD step size")
+        // 0.1 on standardised features: converges in 20 epochs without oscillating (1.0 does).
+        public static let finetuneLr = ParameterKey<Double>(
+            "finetune_lr", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 0.1, help: "fine-tuning SGD step size (head inputs are standardised)")
+        // 0.01: small initialisation, features are learned rather than found at random.
+        public static let initScale = ParameterKey<Double>(
+            "init_scale", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 0.01, help: "sigma0 * sqrt(dim): expected norm of an initial filter")
+        public static let outputScale = ParameterKey<Double>(
+            "output_scale", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 1.0, help: "s: logits are F_j = (s / m) * sum_r sum_p ReLU(<w_jr, x_p> + b)")
+        // b=0: the plain ReLU of the papers' analysis.
+        public static let bias = ParameterKey<Double>(
+            "bias", lower: -10, lowerInclusive: true, upper: 10, upperInclusive: true, default: 0, help: "b: the ReLU bias")
+    }
+
     public var parameters: [ParameterSpec] {
         [
-            // Data. K=2, k=8 is the smallest hierarchy with a U-shaped granularity axis
-            // (g in 1, 2, 4, 8, 16, ...) and 16 leaves.
-            Self.int("superclasses", 2...64, 2, "K: coarse classes (the fine-tuning task's classes)"),
-            Self.int("subclasses", 1...256, 8, "k: fine classes per superclass"),
-            // d=64 >= K(1+k)=18 leaves room for noise directions; a vector of 64 floats is 4 panels' rows.
-            Self.int("dim", 2...4096, 64, "d: patch dimension (>= superclasses * (1 + subclasses))"),
-            // P=8: 2 common + 2 fine patches leave 4 noise-only patches (feature-noise slots).
-            Self.int("patches", 1...1024, 8, "P: patches per sample"),
-            Self.int("common_patches", 0...1024, 2, "patches carrying the common feature in an easy sample"),
-            Self.int("fine_patches", 1...1024, 2, "patches carrying the fine feature when present"),
-            // 0.3: rare enough that coarse pretraining stops learning fine features once the common
-            // ones fit the labels, frequent enough that fine pretraining learns all 16 of them.
-            Self.real("rare_freq", 0, false, 1, true, 0.3, "probability that an easy sample carries its fine feature"),
-            // sigma=0.5 against alpha~1: features clearly above the noise per patch, so the effect
-            // measured is the one of the labels, not of the signal-to-noise ratio (sweep it).
-            Self.real("noise", 0, true, .infinity, false, 0.5, "sigma: patch noise, E||noise||^2 = sigma^2"),
-            Self.real("alpha_lo", 0, true, .infinity, false, 0.8, "lowest feature coefficient alpha (drawn per patch)"),
-            Self.real("alpha_hi", 0, true, .infinity, false, 1.2, "highest feature coefficient alpha"),
-            // Off by default: one more axis to sweep, not part of the core claim.
-            Self.real("feature_noise", 0, true, .infinity, false, 0, "beta: each free patch carries, with probability 1/2, beta times a random other feature"),
-            // 0: the papers' setting (hard samples only at test time).
-            Self.real("train_hard_frac", 0, true, 1, true, 0, "fraction of hard samples in the pretraining and fine-tuning sets"),
-            // Labels. g=8=k (leaf labels): the claim's "fine" end.
-            Self.int("granularity", 1...65_536, 8, "g: pretraining classes per superclass (divides subclasses, or a multiple of it)"),
-            Self.choice("alignment", ["aligned", "misaligned", "random"], "how pretraining labels relate to the hierarchy: misaligned groups subclasses across superclasses, random ignores the sample"),
-            Self.choice("pretrain", ["supervised", "none"], "none: the from-scratch baseline (fine-tune from the random initialisation)"),
-            // m=16: 256 filters at g=8, enough filters per class to pick up every feature of it.
-            Self.int("width", 1...4096, 16, "m: filters per pretraining class"),
-            Self.choice("finetune", ["probe", "full"], "probe trains a new coarse head on frozen filters; full also trains the filters"),
-            // 4096 samples: every leaf has ~77 samples carrying its fine feature.
-            Self.int("train_samples", 1...10_000_000, 4096, "pretraining samples"),
-            // 512: a small labelled target set, as in transfer learning.
-            Self.int("finetune_samples", 1...10_000_000, 512, "coarse-labelled fine-tuning samples"),
-            // 1000 each: accuracy resolution 0.1%, binomial standard error <= 1.6%.
-            Self.int("test_samples", 1...10_000_000, 1000, "samples in each of the easy and the hard test set"),
-            // 20 epochs (640 steps): pretraining loss has flattened at the defaults.
-            Self.int("epochs", 0...1_000_000, 20, "pretraining epochs"),
-            Self.int("finetune_epochs", 0...1_000_000, 20, "fine-tuning epochs"),
-            // 128: 8 fixed chunks of 16 samples, enough to feed every core of a worker.
-            Self.int("batch_size", 1...65_536, 128, "mini-batch size (pretraining and fine-tuning)"),
-            // 1.0: with s/m = 1/16 scaling of the logits, the largest rate that trains stably.
-            Self.real("learning_rate", 0, false, .infinity, false, 1.0, "pretraining SGD step size"),
-            // 0.1 on standardised features: converges in 20 epochs without oscillating (1.0 does).
-            Self.real("finetune_lr", 0, false, .infinity, false, 0.1, "fine-tuning SGD step size (head inputs are standardised)"),
-            // 0.01: small initialisation, features are learned rather than found at random.
-            Self.real("init_scale", 0, false, .infinity, false, 0.01, "sigma0 * sqrt(dim): expected norm of an initial filter"),
-            Self.real("output_scale", 0, false, .infinity, false, 1.0, "s: logits are F_j = (s / m) * sum_r sum_p ReLU(<w_jr, x_p> + b)"),
-            // b=0: the plain ReLU of the papers' analysis.
-            Self.real("bias", -10, true, 10, true, 0, "b: the ReLU bias"),
+            Keys.superclasses.spec,
+            Keys.subclasses.spec,
+            Keys.dim.spec,
+            Keys.patches.spec,
+            Keys.commonPatches.spec,
+            Keys.finePatches.spec,
+            Keys.rareFreq.spec,
+            Keys.noise.spec,
+            Keys.alphaLo.spec,
+            Keys.alphaHi.spec,
+            Keys.featureNoise.spec,
+            Keys.trainHardFrac.spec,
+            Keys.granularity.spec,
+            Keys.alignment.spec,
+            Keys.pretrain.spec,
+            Keys.width.spec,
+            Keys.finetune.spec,
+            Keys.trainSamples.spec,
+            Keys.finetuneSamples.spec,
+            Keys.testSamples.spec,
+            Keys.epochs.spec,
+            Keys.finetuneEpochs.spec,
+            Keys.batchSize.spec,
+            Keys.learningRate.spec,
+            Keys.finetuneLr.spec,
+            Keys.initScale.spec,
+            Keys.outputScale.spec,
+            Keys.bias.spec,
         ]
     }
 
@@ -92,37 +129,36 @@ public struct HierarchyExperiment: ExperimentFamily {
     }
     public var curveMetricNames: [String] { ["loss", "train_acc", "easy_acc", "hard_acc", "common_align", "fine_align"] }
 
+    /// Every combination that makes no sense, judged on the typed configuration (the one place
+    /// where combinations are checked; `run` calls it too).
     public func crossCheck(_ parameters: ParameterSet) -> [ParameterProblem] {
+        let c = configuration(parameters)
         var problems: [ParameterProblem] = []
-        let K = parameters.integer("superclasses"), k = parameters.integer("subclasses")
-        let g = parameters.integer("granularity"), d = parameters.integer("dim")
-        let P = parameters.integer("patches")
-        let common = parameters.integer("common_patches"), fine = parameters.integer("fine_patches")
+        let (K, k, g, d, P) = (c.superclasses, c.subclasses, c.granularity, c.dim, c.patches)
         if !(k % g == 0 || g % k == 0) {
-            problems.append(ParameterProblem(parameter: "granularity", found: String(g),
+            problems.append(ParameterProblem(parameter: Keys.granularity.name, found: String(g),
                                              expected: "a divisor of subclasses (\(k)) or a multiple of it"))
         }
         if d < K * (1 + k) {
-            problems.append(ParameterProblem(parameter: "dim", found: String(d),
+            problems.append(ParameterProblem(parameter: Keys.dim.name, found: String(d),
                                              expected: "an integer >= superclasses * (1 + subclasses) = \(K * (1 + k))"))
         }
-        if common + fine > P {
-            problems.append(ParameterProblem(parameter: "common_patches", found: "\(common) (+ fine_patches \(fine))",
+        if c.commonPatches + c.finePatches > P {
+            problems.append(ParameterProblem(parameter: Keys.commonPatches.name, found: "\(c.commonPatches) (+ fine_patches \(c.finePatches))",
                                              expected: "common_patches + fine_patches <= patches (\(P))"))
         }
-        let lo = parameters.real("alpha_lo"), hi = parameters.real("alpha_hi")
-        if lo > hi {
-            problems.append(ParameterProblem(parameter: "alpha_lo", found: lo.description,
-                                             expected: "a number <= alpha_hi (\(hi))"))
+        if c.alphaLow > c.alphaHigh {
+            problems.append(ParameterProblem(parameter: Keys.alphaLo.name, found: c.alphaLow.description,
+                                             expected: "a number <= alpha_hi (\(c.alphaHigh))"))
         }
-        let filters = K * g * parameters.integer("width")
+        let filters = K * g * c.width
         if filters > Self.maximumFilters {
-            problems.append(ParameterProblem(parameter: "width", found: "\(parameters.integer("width")) (superclasses * granularity * width = \(filters) filters)",
+            problems.append(ParameterProblem(parameter: Keys.width.name, found: "\(c.width) (superclasses * granularity * width = \(filters) filters)",
                                              expected: "superclasses * granularity * width <= \(Self.maximumFilters)"))
         }
-        let floats = max(parameters.integer("train_samples"), parameters.integer("finetune_samples"), parameters.integer("test_samples")) * P * d
+        let floats = max(c.trainSamples, c.finetuneSamples, c.testSamples) * P * d
         if floats > Self.maximumTrainFloats {
-            problems.append(ParameterProblem(parameter: "train_samples", found: "\(floats) floats in one sample set",
+            problems.append(ParameterProblem(parameter: Keys.trainSamples.name, found: "\(floats) floats in one sample set",
                                              expected: "samples * patches * dim <= \(Self.maximumTrainFloats)"))
         }
         return problems
@@ -142,16 +178,17 @@ public struct HierarchyExperiment: ExperimentFamily {
     /// cost only the linear head (negligible); `full` fine-tuning costs 4*P*d*F per sample per epoch
     /// plus an evaluation of both test sets per epoch.
     public func estimatedSeconds(_ parameters: ParameterSet) -> Double {
-        let P = Double(parameters.integer("patches")), d = Double(parameters.integer("dim"))
-        let F = Double(parameters.integer("superclasses") * parameters.integer("granularity") * parameters.integer("width"))
+        let c = configuration(parameters)
+        let P = Double(c.patches), d = Double(c.dim)
+        let F = Double(c.superclasses * c.granularity * c.width)
         let perSample = P * d * F
-        let supervised = parameters.text("pretrain") == "supervised"
-        let epochs = supervised ? Double(parameters.integer("epochs")) : 0
-        let finetuneEpochs = Double(parameters.integer("finetune_epochs"))
-        let train = supervised ? Double(parameters.integer("train_samples")) : 0
-        let finetune = Double(parameters.integer("finetune_samples"))
-        let test = Double(parameters.integer("test_samples"))
-        let full = parameters.text("finetune") == "full"
+        let supervised = c.pretraining == .supervised
+        let epochs = supervised ? Double(c.epochs) : 0
+        let finetuneEpochs = Double(c.finetuneEpochs)
+        let train = supervised ? Double(c.trainSamples) : 0
+        let finetune = Double(c.finetuneSamples)
+        let test = Double(c.testSamples)
+        let full = c.finetuning == .full
         // Forward passes over both test sets: per pretraining epoch, once after pretraining, and
         // (full) per fine-tuning epoch and once more for the head's standardisation pass.
         let testPasses = epochs + 1 + (full ? finetuneEpochs : 0)
@@ -164,35 +201,35 @@ public struct HierarchyExperiment: ExperimentFamily {
     /// The core configuration of a resolved parameter set.
     public func configuration(_ p: ParameterSet) -> HierarchyConfig {
         var c = HierarchyConfig()
-        c.superclasses = p.integer("superclasses")
-        c.subclasses = p.integer("subclasses")
-        c.dim = p.integer("dim")
-        c.patches = p.integer("patches")
-        c.commonPatches = p.integer("common_patches")
-        c.finePatches = p.integer("fine_patches")
-        c.rareFrequency = p.real("rare_freq")
-        c.noise = p.real("noise")
-        c.alphaLow = p.real("alpha_lo")
-        c.alphaHigh = p.real("alpha_hi")
-        c.featureNoise = p.real("feature_noise")
-        c.trainHardFraction = p.real("train_hard_frac")
-        c.granularity = p.integer("granularity")
-        c.alignment = HierarchyConfig.Alignment(rawValue: p.text("alignment")) ?? .aligned
-        c.pretraining = HierarchyConfig.Pretraining(rawValue: p.text("pretrain")) ?? .supervised
-        c.finetuning = HierarchyConfig.Finetuning(rawValue: p.text("finetune")) ?? .probe
-        c.width = p.integer("width")
-        c.trainSamples = p.integer("train_samples")
-        c.finetuneSamples = p.integer("finetune_samples")
-        c.testSamples = p.integer("test_samples")
-        c.epochs = p.integer("epochs")
-        c.finetuneEpochs = p.integer("finetune_epochs")
-        c.batchSize = p.integer("batch_size")
-        c.learningRate = p.real("learning_rate")
-        c.finetuneLearningRate = p.real("finetune_lr")
-        c.initScale = p.real("init_scale")
-        c.outputScale = p.real("output_scale")
-        c.bias = p.real("bias")
-        c.seed = UInt64(p.integer("seed"))
+        c.superclasses = p[Keys.superclasses]
+        c.subclasses = p[Keys.subclasses]
+        c.dim = p[Keys.dim]
+        c.patches = p[Keys.patches]
+        c.commonPatches = p[Keys.commonPatches]
+        c.finePatches = p[Keys.finePatches]
+        c.rareFrequency = p[Keys.rareFreq]
+        c.noise = p[Keys.noise]
+        c.alphaLow = p[Keys.alphaLo]
+        c.alphaHigh = p[Keys.alphaHi]
+        c.featureNoise = p[Keys.featureNoise]
+        c.trainHardFraction = p[Keys.trainHardFrac]
+        c.granularity = p[Keys.granularity]
+        c.alignment = p[Keys.alignment]
+        c.pretraining = p[Keys.pretrain]
+        c.finetuning = p[Keys.finetune]
+        c.width = p[Keys.width]
+        c.trainSamples = p[Keys.trainSamples]
+        c.finetuneSamples = p[Keys.finetuneSamples]
+        c.testSamples = p[Keys.testSamples]
+        c.epochs = p[Keys.epochs]
+        c.finetuneEpochs = p[Keys.finetuneEpochs]
+        c.batchSize = p[Keys.batchSize]
+        c.learningRate = p[Keys.learningRate]
+        c.finetuneLearningRate = p[Keys.finetuneLr]
+        c.initScale = p[Keys.initScale]
+        c.outputScale = p[Keys.outputScale]
+        c.bias = p[Keys.bias]
+        c.seed = UInt64(p[.seed])
         return c
     }
 

@@ -1,3 +1,4 @@
+import ExperimentAPI
 import Foundation
 import Results
 
@@ -70,22 +71,26 @@ func finishedTasksText(_ finished: Int, of total: Int?) -> String {
 ///   - generatedAt: the time shown on the page's generated-at line.
 ///   - mode: a one-off page, or a live or final page of `report --watch`.
 ///   - now: the time against which `status.json`'s age is judged.
+///   - figures: the figures the sweep's family declares, looked up by its name (none: the
+///     report's own figures for hierarchy, generic ones for any other family).
 /// - Returns: the paths written and what the page counted.
 /// - Throws: ``ReportError`` when the directory can't be read or a file can't be written.
 public func writeReport(
     directory: String, output: String? = nil, provenance: ReportProvenance, generatedAt: String = utcTimestamp(),
-    mode: PageMode = .snapshot, now: Date = Date()
+    mode: PageMode = .snapshot, now: Date = Date(), figures: FigureCatalog = { _ in [] }
 ) throws(ReportError) -> WrittenReport {
     let data = try SweepData.load(directory: directory)
-    return try writeReport(data, output: output, provenance: provenance, generatedAt: generatedAt, mode: mode, now: now)
+    return try writeReport(data, output: output, provenance: provenance, generatedAt: generatedAt, mode: mode, now: now,
+                           figures: figures(data.experiment))
 }
 
 /// Writes the report of loaded data; see ``writeReport(directory:output:provenance:generatedAt:mode:now:)``.
 func writeReport(
-    _ data: SweepData, output: String?, provenance: ReportProvenance, generatedAt: String, mode: PageMode, now: Date
+    _ data: SweepData, output: String?, provenance: ReportProvenance, generatedAt: String, mode: PageMode, now: Date,
+    figures: [FigureDeclaration] = []
 ) throws(ReportError) -> WrittenReport {
     let directory = data.directory
-    let report = renderReport(data, provenance: provenance, generatedAt: generatedAt, mode: mode, now: now)
+    let report = renderReport(data, provenance: provenance, generatedAt: generatedAt, mode: mode, now: now, figures: figures)
     let htmlPath = output ?? (directory + "/report.html")
     let base = (htmlPath as NSString).deletingLastPathComponent
     let figuresDirectory = (base.isEmpty ? "." : base) + "/figures"
@@ -135,12 +140,17 @@ func writeAtomically(_ text: String, to path: String) throws(ReportError) {
 ///   - generatedAt: the time for the page's generated-at line (the only varying line).
 ///   - mode: a one-off page (no refresh tag), or a live or final page of `report --watch`.
 ///   - now: the time against which `status.json`'s age is judged (a stale coordinator).
+///   - figures: the figures the sweep's family declares (``FigureDeclaration``).
 public func renderReport(
-    _ data: SweepData, provenance: ReportProvenance, generatedAt: String, mode: PageMode = .snapshot, now: Date = Date()
+    _ data: SweepData, provenance: ReportProvenance, generatedAt: String, mode: PageMode = .snapshot, now: Date = Date(),
+    figures: [FigureDeclaration] = []
 ) -> RenderedReport {
-    // The hierarchy family's own figures; any other family's declared metrics against its
-    // varying parameters.
-    let slots = data.runs.isEmpty ? [] : HierarchyFigures.applies(to: data) ? HierarchyFigures(data).all() : GenericFigures(data).all()
+    // The hierarchy family's own figures; the figures a family declares; else its metrics
+    // against its varying parameters.
+    let slots = data.runs.isEmpty ? []
+        : HierarchyFigures.applies(to: data) ? HierarchyFigures(data).all()
+        : !figures.isEmpty ? DeclaredFigures(data, figures).all()
+        : GenericFigures(data).all()
     let operations = Operations(data).section()
     let title = "grainsweep report: " + (data.manifest?.name ?? ((data.directory as NSString).lastPathComponent))
     var refresh = ""

@@ -1,3 +1,4 @@
+import ExperimentAPI
 import Foundation
 import Results
 
@@ -33,6 +34,8 @@ public struct ReportWatch: Sendable {
     public var provenance: ReportProvenance
     /// How long a final status found at the start is given to be replaced by a starting coordinator.
     public var startGraceSeconds: Double
+    /// The figures the sweep's family declares, by family name (``writeReport(directory:output:provenance:generatedAt:mode:now:figures:)``).
+    public var figures: FigureCatalog = { _ in [] }
 
     /// The default ``startGraceSeconds``: two of the coordinator's status write intervals and one more second.
     public static let defaultStartGraceSeconds = 2 * SweepStatus.writeIntervalSeconds + 1
@@ -97,13 +100,14 @@ public struct ReportWatch: Sendable {
             }
             if let end {
                 let report = try writeReport(
-                    data, output: output, provenance: provenance, generatedAt: utcTimestamp(), mode: .final(end), now: Date())
+                    data, output: output, provenance: provenance, generatedAt: utcTimestamp(), mode: .final(end), now: Date(),
+                    figures: figures(data.experiment))
                 return (end, report)
             }
             do {
                 let report = try writeReport(
                     data, output: output, provenance: provenance, generatedAt: utcTimestamp(),
-                    mode: .live(refreshSeconds: refreshSeconds), now: Date())
+                    mode: .live(refreshSeconds: refreshSeconds), now: Date(), figures: figures(data.experiment))
                 onPage(report)
             } catch {
                 if first { throw error }

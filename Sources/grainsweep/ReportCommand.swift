@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 import Lifecycle
 import Report
@@ -20,6 +21,9 @@ struct ReportCommand: ParsableCommand {
     /// The build's version and commit shown on the page as the report's maker: a development
     /// marker until the package records its version and commit at build time.
     static let provenance = ReportProvenance(version: grainsweepVersion, commit: nil)
+
+    /// The figures a family of the catalog declares.
+    static let figures: FigureCatalog = { ExperimentCatalog.family(named: $0)?.figures ?? [] }
 
     @Argument(help: "The sweep's results directory (holding results.csv).")
     var directory: String
@@ -47,13 +51,14 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         guard watch else {
-            let written = try writeReport(directory: directory, output: output, provenance: Self.provenance)
+            let written = try writeReport(directory: directory, output: output, provenance: Self.provenance, figures: Self.figures)
             print("\(written.htmlPath): \(written.finishedText), \(written.figurePaths.count) figure(s)")
             return
         }
         let shutdown = ShutdownRequest()
         shutdown.installSignalHandlers()
-        let watcher = ReportWatch(directory: directory, output: output, intervalSeconds: interval ?? 5, provenance: Self.provenance)
+        var watcher = ReportWatch(directory: directory, output: output, intervalSeconds: interval ?? 5, provenance: Self.provenance)
+        watcher.figures = Self.figures
         var announced = false
         let (end, written) = try watcher.run(
             shouldStop: { shutdown.requests > 0 },

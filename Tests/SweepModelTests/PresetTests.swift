@@ -18,6 +18,7 @@ import Testing
     @Test(arguments: [
         ("quickstart.yaml", 96), ("paper.yaml", 2_565), ("smoke.yaml", 4), ("sleep-smoke.yaml", 20),
         ("noop-100k.yaml", 100_000), ("paper-lite.yaml", 1_026), ("sample-example.yaml", 32),
+        ("linear-teachers.yaml", 800),
     ])
     func presetLoads(file: String, tasks: Int) throws {
         let plan = try Self.load(file)
@@ -65,6 +66,30 @@ import Testing
         #expect(sample.points.count == 16)  // no repeats
         #expect(plan.axes.map(\.name) == ["granularity"])
         #expect(plan.estimatedSeconds < 60)
+    }
+
+    @Test func linearTeachersPresetTestsTheThreeClaims() throws {
+        let plan = try Self.load("linear-teachers.yaml")
+        #expect(plan.family.name == "linear_teachers")
+        let tasks = plan.tasks.map(\.parameters)
+        func values(_ name: String, where filter: (ParameterSet) -> Bool) -> Set<ParameterValue> {
+            Set(tasks.filter(filter).compactMap { $0[name] })
+        }
+        let d = plan.fixedParameters.integer("dim")
+        // n from below d/5 to 2d.
+        let ns = values("target_samples") { _ in true }.compactMap(\.numericValue)
+        #expect(ns.min()! <= Double(d) / 5 && ns.max()! >= 2 * Double(d))
+        // Claim 1: top vs bottom, fine-tuned and from scratch, linear model.
+        let perturbedLinear = { (p: ParameterSet) in p["relation"] == .text("perturbed") && p["model"] == .text("linear") }
+        #expect(values("difference_in", where: perturbedLinear) == [.text("top"), .text("bottom")])
+        #expect(values("pretrain", where: perturbedLinear) == [.text("exact"), .text("none")])
+        // Claim 2: a scaled target at several depths, linear included.
+        let scaled = { (p: ParameterSet) in p["relation"] == .text("scaled") && p["frozen_layers"] == .integer(0) }
+        #expect(values("depth", where: scaled).count >= 4 && values("depth", where: scaled).contains(.integer(1)))
+        // Frozen first layers, rotated and scaled targets.
+        let frozen = { (p: ParameterSet) in p["frozen_layers"] == .integer(1) }
+        #expect(values("relation", where: frozen) == [.text("rotated"), .text("scaled")])
+        #expect(plan.tasks.count / 10 * 10 == plan.tasks.count)
     }
 
     @Test func sleepPresetsUseTheSleepFamily() throws {
