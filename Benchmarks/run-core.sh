@@ -47,6 +47,18 @@ for T in 1 2; do
     taskset -c "$CPUS" "$BENCH" step --shape small --threads "$T" --runs "$RUNS" --seconds "$SECONDS_PER_RUN" | tee -a "$OUT"
 done
 
+# Paired runs: numpy's peak and the Swift step alternate run by run, so that each ratio compares
+# two measurements taken seconds apart (on a shared VM the cores' speed changes within a minute:
+# other processes, and the host's placement of the two vCPUs).
+echo "== paired: numpy peak then Swift step, alternating, $RUNS pairs per thread count"
+for T in 1 2; do
+    CPUS=$([ "$T" = 1 ] && echo 0 || echo 0-1)
+    for r in $(seq "$RUNS"); do
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE taskset -c "$CPUS" $PY numpy_peak.py --threads "$T" --runs 1 | grep '^numpy run' | sed 's/^numpy run=1/pair-numpy run='"$r"'/' | tee -a "$OUT"
+        taskset -c "$CPUS" "$BENCH" step --shape small --threads "$T" --runs 1 --seconds "$SECONDS_PER_RUN" | grep '^swift run' | sed 's/^swift run=1/pair-swift run='"$r"'/' | tee -a "$OUT"
+    done
+done
+
 echo "== whole default task (HierarchyConfig defaults, seed 0), $RUNS runs each, interleaved; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$RUNS"); do
     for T in 1 2; do
@@ -75,6 +87,13 @@ for t in (1, 2):
     bs = med("before", t, "samples_per_s")
     if bs == bs:
         print(f"threads={t}: before {bs:,.0f} samples/s ({bs * sg / ss / peak:.0%} of peak) | after/before {ss / bs:.2f}x")
+for t in (1, 2):
+    peaks = {int(r): float(g) for r, g in re.findall(rf"^pair-numpy run=(\d+) threads={t}\b.*gflops=([\d.]+)", text, re.M)}
+    steps = {int(r): float(g) for r, g in re.findall(rf"^pair-swift run=(\d+) .*threads={t}\b.*gflops=([\d.]+)", text, re.M)}
+    ratios = sorted(steps[r] / peaks[r] for r in steps if r in peaks)
+    if ratios:
+        print(f"paired, threads={t}: swift step / numpy peak of the run just before: median {statistics.median(ratios):.0%}"
+              f" ({', '.join(f'{x:.0%}' for x in ratios)})")
 s1, s2 = med("swift", 1, "samples_per_s"), med("swift", 2, "samples_per_s")
 j1, j2 = med("jax", 1, "samples_per_s"), med("jax", 2, "samples_per_s")
 print(f"1->2 thread speed-up: swift {s2 / s1:.2f}x, jax {j2 / j1:.2f}x")
