@@ -113,7 +113,9 @@ extension SpecReader {
             family = makeCommandFamily(definition)
         } else if let node = top["experiment"]?.value {
             let known = (families.keys + (makeCommandFamily == nil ? [] : ["command"])).sorted()
-            guard case .scalar(let s) = node, let f = families[s.string] else {
+            // Names are snake_case on the wire and in CSV; `linear-teachers` is read as `linear_teachers`.
+            guard case .scalar(let s) = node,
+                  let f = families[s.string] ?? families[s.string.replacingOccurrences(of: "-", with: "_")] else {
                 fail(.unknownKey, node, "experiment", expected: "an experiment family: " + known.joined(separator: ", "),
                      hint: node.string.flatMap { closestName(to: $0, among: known) }.map { "did you mean '\($0)'?" })
                 return nil

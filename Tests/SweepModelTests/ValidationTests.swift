@@ -321,3 +321,12 @@ import Testing
         #expect(all.map(\.code) == [.outOfDomain])
     }
 }
+
+/// Family names are snake_case on the wire; a spec may spell them with hyphens.
+@Suite struct FamilyNameSpellingTests {
+    @Test func aHyphenatedFamilyNameReadsAsItsSnakeCaseName() throws {
+        let p = try plan("name: t\nexperiment: linear-teachers\nseeds: 1\n")
+        #expect(p.family.name == "linear_teachers")
+        #expect(p.ids() == (try plan("name: t\nexperiment: linear_teachers\nseeds: 1\n").ids()))
+    }
+}
