@@ -132,12 +132,15 @@ public struct CommandExperiment: ExperimentFamily {
         if !child.poll() {
             // Both pipes closed but the program still runs (it closed them itself): wait for it,
             // still answering a cancel.
+            // Usually it is exiting right now: look again soon, then less often.
+            var pause: UInt32 = 100
             while !child.poll() {
                 if context.cancellation.isCancelled {
                     child.terminate(grace: Self.terminationGrace)
                     throw TaskCancelled()
                 }
-                usleep(10_000)
+                usleep(pause)
+                pause = min(pause * 2, 10_000)
             }
         }
         // Whatever the program left running in its group ends with it.
