@@ -187,3 +187,27 @@ struct SweepStatusFile: Decodable {
         return try? JSONDecoder().decode(SweepStatusFile.self, from: data)
     }
 }
+
+/// `report --watch` beside a real `run`: it follows the coordinator's status.json and ends by
+/// itself with a final page when the sweep finishes.
+@Suite(.serialized) struct LiveReportProcessTests {
+    @Test func watchFollowsARealSweepAndEndsWithIt() throws {
+        let dir = scratchDirectory("watch-run")
+        let out = dir + "/out"
+        write(sleepSpec(name: "watchrun", sleepMs: 400, seeds: 16), to: dir + "/s.yaml")
+        let run = try Child(["run", dir + "/s.yaml", "--out", out, "--workers", "2"] + fastTiming, in: dir, tag: "run")
+        #expect(eventually(timeout: 20) { SweepStatusFile.load(out)?.state == "running" })
+        let watch = try Child(["report", out, "--watch", "--interval", "0.5"], in: dir, tag: "watch")
+        var live = ""
+        #expect(eventually(timeout: 20) {
+            live = (try? String(contentsOfFile: out + "/report.html", encoding: .utf8)) ?? ""
+            return live.contains("http-equiv=\"refresh\"") && live.contains("of 16")
+        }, "no live page: \(watch.stderr)")
+        #expect(run.wait(timeout: 60) == 0, "\(run.stderr)")
+        #expect(watch.wait(timeout: 20) == 0, "the watch did not end with the sweep: \(watch.stderr)")
+        let final = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(!final.contains("http-equiv=\"refresh\""))
+        #expect(final.contains("16 of 16 finished task(s)"), "\(final.prefix(3000))")
+        #expect(watch.stdout.contains("16 of 16 finished task(s)"), "\(watch.stdout)")
+    }
+}
