@@ -72,8 +72,8 @@ final class RawClient {
         // The forged lease is dropped as hostile; the late result of a finished task is a
         // harmless repeat, reported apart from the dropped messages.
         #expect(c.stderr.contains("1 without a lease;"), "\(c.stderr)")
-        // At least the late result; the hello that claimed the finished lease may count too,
-        // depending on whether the coordinator saw it before or after the task finished.
+        // The late result is counted as a repeat, not as a dropped message. (A loaded parallel
+        // run once printed another count here, unexplained; the check asks for at least one.)
         #expect(c.stderr.range(of: #"; [1-9][0-9]* repeated results of finished tasks ignored"#, options: .regularExpression) != nil,
                 "\(c.stderr)")
     }
