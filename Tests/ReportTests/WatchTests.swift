@@ -186,6 +186,28 @@ struct Child {
     var stderr: String { (try? String(contentsOfFile: output + ".err", encoding: .utf8)) ?? "" }
 }
 
+/// Runs `body` while status.json is rewritten with a fresh time every 0.5 s, as a serving
+/// coordinator rewrites it every 2 s: a browser that takes long to start (a loaded machine) must
+/// not see the page call the coordinator gone.
+func withFreshStatus<R>(_ sweep: GrowingSweep, _ state: SweepStatus.State, done: Int, running: Int, _ body: () throws -> R) rethrows -> R {
+    let stop = Atomic<Bool>(false)
+    let finished = DispatchSemaphore(value: 0)
+    let directory = sweep.directory
+    Thread.detachNewThread {
+        while !stop.load(ordering: .acquiring) {
+            try? sweepStatus(state, total: 8, done: done, quarantined: 0, running: running, retrying: 0, updatedAt: utcTimestamp())
+                .write(directory: directory)
+            usleep(500_000)
+        }
+        finished.signal()
+    }
+    defer {
+        stop.store(true, ordering: .releasing)
+        finished.wait()
+    }
+    return try body()
+}
+
 /// The DOM chromium builds from a page (`--dump-dom`): what a reader's browser shows.
 func renderedDOM(_ page: String, scratch: String) throws -> String {
     let browser = try Child(
@@ -212,7 +234,9 @@ func renderedDOM(_ page: String, scratch: String) throws -> String {
         defer { watch.stop.store(true, ordering: .releasing) }
         #expect(eventually { sweep.page.contains("3 of 8 finished task(s)") })
 
-        var dom = try renderedDOM(sweep.directory + "/report.html", scratch: sweep.directory)
+        var dom = try withFreshStatus(sweep, .running, done: 3, running: 2) {
+            try renderedDOM(sweep.directory + "/report.html", scratch: sweep.directory)
+        }
         #expect(dom.contains("<meta http-equiv=\"refresh\" content=\"1\">"))
         #expect(text(ofID: "status-state", in: dom) == "running")
         #expect(text(ofID: "status-done", in: dom) == "3" && text(ofID: "status-running", in: dom) == "2")
@@ -224,7 +248,9 @@ func renderedDOM(_ page: String, scratch: String) throws -> String {
         try sweep.finish(3..<5)
         try sweep.status(.running, done: 5, running: 1)
         #expect(eventually { sweep.page.contains("5 of 8 finished task(s)") })
-        dom = try renderedDOM(sweep.directory + "/report.html", scratch: sweep.directory)
+        dom = try withFreshStatus(sweep, .running, done: 5, running: 1) {
+            try renderedDOM(sweep.directory + "/report.html", scratch: sweep.directory)
+        }
         #expect(text(ofID: "status-done", in: dom) == "5" && text(ofID: "status-running", in: dom) == "1")
         #expect(dom.contains("5 of 8 finished task(s)"))
         #expect(dom.contains("<meta http-equiv=\"refresh\" content=\"1\">"))
