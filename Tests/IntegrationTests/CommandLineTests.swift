@@ -152,19 +152,19 @@ import Testing
 
     @Test func statusFilesFollowTheSweep() throws {
         let dir = scratchDirectory("status")
-        write(sleepSpec(name: "status", sleepMs: 500, seeds: 24), to: dir + "/s.yaml")
+        write(sleepSpec(name: "status", sleepMs: 500, seeds: 40), to: dir + "/s.yaml")
         let run = try Child(["run", dir + "/s.yaml", "--out", dir + "/out", "--workers", "2"] + fastTiming, in: dir, tag: "run")
         var seenRunning: SweepStatusFile?
         #expect(eventually(timeout: 20) {
             seenRunning = SweepStatusFile.load(dir + "/out")
             return seenRunning?.state == "running" && (seenRunning?.running ?? 0) > 0 && seenRunning?.workers == 2
         })
-        #expect(seenRunning?.total == 24 && seenRunning?.workers == 2 && seenRunning?.pid == run.pid)
+        #expect(seenRunning?.total == 40 && seenRunning?.workers == 2 && seenRunning?.pid == run.pid)
         #expect(run.wait(timeout: 60) == 0, "\(run.stderr)")
         let final = try #require(SweepStatusFile.load(dir + "/out"))
-        #expect(final.state == "finished" && final.done == 24 && final.total == 24 && final.running == 0)
+        #expect(final.state == "finished" && final.done == 40 && final.total == 40 && final.running == 0)
         let prom = String(decoding: FileManager.default.contents(atPath: dir + "/out/metrics.prom") ?? Data(), as: UTF8.self)
-        #expect(prom.contains("grainsweep_tasks{sweep=\"status\",state=\"done\"} 24"), "\(prom)")
+        #expect(prom.contains("grainsweep_tasks{sweep=\"status\",state=\"done\"} 40"), "\(prom)")
         #expect(prom.contains("grainsweep_finished{sweep=\"status\"} 1"), "\(prom)")
         // The text format: every line a comment or `name{labels} value`.
         for line in prom.split(separator: "\n") where !line.hasPrefix("#") {
