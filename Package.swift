@@ -36,11 +36,14 @@ let package = Package(
     targets: [
         // A fixed pool of compute threads with explicit ownership, lent to the tasks a slot runs.
         .target(name: "Parallelism", swiftSettings: hot),
+        // log, exp and SplitMix64 in exactly specified IEEE-754 arithmetic: the same bits on every
+        // host, for the training core's draws and the sweep model's sampled points (task ids).
+        .target(name: "BitStableMath", swiftSettings: hot),
         // The interface between the experiment families and everything else: parameters, metrics,
         // task identity, and what a running task is given (its pool, its cancellation).
         .target(name: "ExperimentAPI", dependencies: ["Parallelism"], swiftSettings: strict),
         // The hierarchical multi-view experiment: data, network, training. Pure compute, no I/O.
-        .target(name: "TrainingCore", dependencies: ["Parallelism"], swiftSettings: hot),
+        .target(name: "TrainingCore", dependencies: ["Parallelism", "BitStableMath"], swiftSettings: hot),
         // Adapters that put each experiment family behind ExperimentAPI.ExperimentFamily.
         .target(name: "Experiments", dependencies: ["ExperimentAPI", "TrainingCore", "CommandExperiment"], swiftSettings: strict),
         // Starting a program in its own process group that dies with its parent (fork/exec in C:
@@ -50,7 +53,7 @@ let package = Package(
         // JSON-lines metrics.
         .target(name: "CommandExperiment", dependencies: ["ExperimentAPI", "CSpawn"], swiftSettings: strict),
         // Sweep specs (YAML), grid expansion, validation.
-        .target(name: "SweepModel", dependencies: ["ExperimentAPI", "Yams"], swiftSettings: strict),
+        .target(name: "SweepModel", dependencies: ["ExperimentAPI", "BitStableMath", "Yams"], swiftSettings: strict),
         // libzmq, and a small safe Swift layer over it (ZeroMQ).
         //
         // No `pkgConfig: "libzmq"`: Debian's libzmq.pc lists `krb5-gssapi` etc. under
@@ -101,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "TrainingCoreTests", dependencies: ["TrainingCore", "Experiments", "ExperimentAPI", "Parallelism"],
             swiftSettings: hot),
-        .testTarget(name: "SweepModelTests", dependencies: ["SweepModel", "Experiments", "ExperimentAPI"], swiftSettings: strict),
+        .testTarget(name: "SweepModelTests", dependencies: ["SweepModel", "Experiments", "ExperimentAPI", "BitStableMath"], swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol", "ExperimentAPI"], swiftSettings: strict),
         .testTarget(name: "ResultsTests", dependencies: ["Results", "ExperimentAPI"], swiftSettings: strict),

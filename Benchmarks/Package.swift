@@ -25,7 +25,8 @@ let package = Package(
     name: "grainsweep-benchmarks",
     targets: [
         .target(name: "Parallelism", swiftSettings: hot),
-        .target(name: "TrainingCore", dependencies: ["Parallelism"], swiftSettings: hot),
+        .target(name: "BitStableMath", swiftSettings: hot),
+        .target(name: "TrainingCore", dependencies: ["Parallelism", "BitStableMath"], swiftSettings: hot),
         .executableTarget(name: "CoreBench", dependencies: ["TrainingCore"], swiftSettings: hot),
 
         // What the load tool needs of the main package: the protocol, its codec, the ZeroMQ layer.

@@ -1,3 +1,4 @@
+import BitStableMath
 import ExperimentAPI
 
 /// A sampled parameter space (`sample:` in a spec): `n` points drawn from distributions over some
@@ -44,8 +45,8 @@ public struct SweepSample: Sendable {
             case .uniform(let lo, let hi):
                 return .real(min(max(lo + (hi - lo) * u, lo), hi))
             case .logUniform(let lo, let hi):
-                let a = SampleMath.log(lo), b = SampleMath.log(hi)
-                return .real(min(max(SampleMath.exp(a + (b - a) * u), lo), hi))
+                let a = BitStableMath.log(lo), b = BitStableMath.log(hi)
+                return .real(min(max(BitStableMath.exp(a + (b - a) * u), lo), hi))
             case .integer(let lo, let hi):
                 // The span as an unsigned count (0 means all 2^64 integers).
                 let span = UInt64(bitPattern: Int64(hi) &- Int64(lo)) &+ 1
@@ -159,12 +160,7 @@ enum PointRandom {
     private static let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
 
     @inline(__always)
-    static func mix(_ z0: UInt64) -> UInt64 {
-        var z = z0
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    static func mix(_ z: UInt64) -> UInt64 { BitStableMath.splitMix(z) }
 
     /// 64 random bits for item (a, b) of `stream` under `seed`.
     static func bits(seed: UInt64, stream: Stream, _ a: UInt64, _ b: UInt64) -> UInt64 {
@@ -230,62 +226,3 @@ public struct SobolSequence: Sendable {
     }
 }
 
-/// `log` and `exp` in plain IEEE-754 arithmetic, so that a log-uniform value (and the task id it
-/// goes into) is the same bits on every host: glibc picks CPU-specific variants of its functions at
-/// load time and changes them between versions. Only +, -, *, /, fused multiply-add and bit
-/// manipulation are used, in an order fixed by the source. Accurate to a few ULP (checked against
-/// libm in the tests), which matters less than being the same everywhere.
-enum SampleMath {
-    // ln 2 split so that n * ln2Hi is exact for |n| < 2^11 (fdlibm's constants).
-    private static let ln2Hi: Double = 6.931_471_803_691_238_164_90e-01  // 0x3FE62E42FEE00000
-    private static let ln2Lo: Double = 1.908_214_929_270_587_700_02e-10  // 0x3DEA39EF35793C76
-
-    /// The natural logarithm (TrainingCore's `PortableMath.log`): x = 2^e m, m in [sqrt(1/2),
-    /// sqrt(2)); log m = 2 atanh(f), f = (m - 1)/(m + 1), by its series to f^21.
-    static func log(_ x: Double) -> Double {
-        if !(x > 0) { return x == 0 ? -.infinity : .nan }
-        if x == .infinity { return x }
-        var y = x
-        var e = 0
-        if y < Double.leastNormalMagnitude {
-            y *= 0x1p54  // exact
-            e = -54
-        }
-        let bits = y.bitPattern
-        e += Int((bits >> 52) & 0x7FF) - 1023
-        var m = Double(bitPattern: (bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000)  // [1, 2)
-        if m > 1.414_213_562_373_095_048_80 {
-            m *= 0.5  // exact
-            e += 1
-        }
-        let f = (m - 1) / (m + 1)
-        let s = f * f
-        var p = 1.0 / 21.0
-        for d in stride(from: 19.0, through: 3.0, by: -2.0) { p = (1.0 / d).addingProduct(p, s) }
-        let twoF = 2 * f
-        let logM = twoF.addingProduct(twoF * s, p)
-        let de = Double(e)
-        return de * ln2Hi + (de * ln2Lo + logM)
-    }
-
-    /// e^x: n = round(x / ln 2), r = x - n ln 2 (|r| <= 0.35, two steps), e^r by its Taylor
-    /// polynomial to r^13 (truncation below 2^-57), times 2^n (rounded once if subnormal).
-    static func exp(_ x: Double) -> Double {
-        if x.isNaN { return x }
-        if x > 709.8 { return .infinity }
-        if x < -745.2 { return 0 }
-        let n = (x * 1.442_695_040_888_963_407_36).rounded(.toNearestOrEven)
-        let r = (x - n * ln2Hi) - n * ln2Lo
-        var p = 1.0 / 6_227_020_800.0  // 1/13!
-        var factorial = 6_227_020_800.0
-        for k in stride(from: 12.0, through: 1.0, by: -1.0) {
-            factorial /= k + 1  // exact: k! as a Double
-            p = (1.0 / factorial).addingProduct(p, r)
-        }
-        p = 1.0.addingProduct(p, r)
-        let e = Int(n)
-        if e >= -1022 { return Double(sign: .plus, exponent: e, significand: p) }
-        // Subnormal: scale in two steps so that only the last one rounds.
-        return Double(sign: .plus, exponent: e + 60, significand: p) * 0x1p-60
-    }
-}

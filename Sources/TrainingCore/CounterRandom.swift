@@ -1,3 +1,4 @@
+import BitStableMath
 /// A counter-based random stream: value `i` of a stream is a fixed hash of (key, i), so any sample
 /// can be generated on any thread, in any order, with the same bits.
 ///
@@ -12,12 +13,7 @@ struct CounterRandom {
     private var spareGaussian: Double?
 
     @inline(__always)
-    static func mix(_ z0: UInt64) -> UInt64 {
-        var z = z0
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    static func mix(_ z: UInt64) -> UInt64 { BitStableMath.splitMix(z) }
 
     /// The stream `stream` of task seed `seed` for item `index` (a sample, an epoch...).
     init(seed: UInt64, stream: RandomStreamID, index: UInt64 = 0) {

@@ -1,3 +1,4 @@
+import BitStableMath
 /// Transcendental functions in plain Swift arithmetic, so that a task's result is the same bits on
 /// every host.
 ///
@@ -17,46 +18,10 @@ enum PortableMath {
     private static let ln2Hi: Double = 6.931_471_803_691_238_164_90e-01  // 0x3FE62E42FEE00000
     private static let ln2Lo: Double = 1.908_214_929_270_587_700_02e-10  // 0x3DEA39EF35793C76
 
-    /// The natural logarithm, to within a few ULP.
-    ///
-    /// x = 2^e * m with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(f), f = (m - 1)/(m + 1),
-    /// |f| <= 0.1716, by its Taylor series to f^21 (truncation below 2^-60 relative);
-    /// log x = e ln2Hi + (e ln2Lo + log m). Special values: log 0 = -inf, log x<0 = NaN,
-    /// log inf = inf, log NaN = NaN; subnormal inputs are handled.
-    static func log(_ x: Double) -> Double {
-        if !(x > 0) { return x == 0 ? -.infinity : .nan }
-        if x == .infinity { return x }
-        var y = x
-        var e = 0
-        if y < Double.leastNormalMagnitude {
-            y *= 0x1p54  // exact
-            e = -54
-        }
-        let bits = y.bitPattern
-        e += Int((bits >> 52) & 0x7FF) - 1023
-        var m = Double(bitPattern: (bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000)  // [1, 2)
-        if m > 1.414_213_562_373_095_048_80 {
-            m *= 0.5  // exact
-            e += 1
-        }
-        let f = (m - 1) / (m + 1)  // m - 1 is exact (Sterbenz)
-        let s = f * f
-        // p(s) = 1/3 + s/5 + s^2/7 + ... + s^9/21, Horner with FMAs.
-        var p = 1.0 / 21.0
-        p = (1.0 / 19.0).addingProduct(p, s)
-        p = (1.0 / 17.0).addingProduct(p, s)
-        p = (1.0 / 15.0).addingProduct(p, s)
-        p = (1.0 / 13.0).addingProduct(p, s)
-        p = (1.0 / 11.0).addingProduct(p, s)
-        p = (1.0 / 9.0).addingProduct(p, s)
-        p = (1.0 / 7.0).addingProduct(p, s)
-        p = (1.0 / 5.0).addingProduct(p, s)
-        p = (1.0 / 3.0).addingProduct(p, s)
-        let twoF = 2 * f  // exact
-        let logM = twoF.addingProduct(twoF * s, p)
-        let de = Double(e)
-        return de * ln2Hi + (de * ln2Lo + logM)
-    }
+    /// The natural logarithm, to within a few ULP (the scalar function is shared with the sweep
+    /// model: ``BitStableMath/BitStableMath/log(_:)``).
+    @inline(__always)
+    static func log(_ x: Double) -> Double { BitStableMath.log(x) }
 
     /// ``log(_:)-swift.type.method`` of four positive, normal, finite lanes (the case of every
     /// uniform draw in (0, 1]): each lane is the scalar function's result, by the same operations.
