@@ -167,10 +167,8 @@ public struct CommandExperiment: ExperimentFamily {
     /// Checks the files named in the definition against the digests taken when the spec was
     /// loaded: a host with other code must not produce results under the same task ids.
     private func checkFileDigests() throws {
-        let base = definition.workdir.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
-            ?? FileManager.default.currentDirectoryPath
         for (file, digest) in definition.fileDigests.sorted(by: { $0.key < $1.key }) {
-            let path = file.hasPrefix("/") ? file : base + "/" + file
+            let path = CommandDefinition.path(of: file, workdir: definition.workdir)
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw Failure(description: "\(file) (hash_files) cannot be read on this host (\(path))")
             }

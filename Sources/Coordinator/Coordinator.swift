@@ -58,7 +58,7 @@ public final class Coordinator {
         directory = try ResultsDirectory(
             path: outDirectory, layout: CSVLayout(family: plan.family), manifest: manifest, specText: plan.specText)
         progress = ProgressMeter(total: plan.count)
-        statusFiles = StatusFiles(directory: outDirectory, sweep: plan.name, experiment: plan.family.name, startedAt: utcTimestamp())
+        statusFiles = StatusFiles(directory: outDirectory, startedAt: utcTimestamp())
         timeLimit = configuration.timeLimit ?? plan.timeLimit ?? .automatic
         let tasks = SweepPlanLeases(plan: plan, timeLimit: timeLimit)
 

@@ -10,8 +10,7 @@ import Results
 /// and once when it stops, without fsync: they are snapshots, and the CSV files stay the record.
 struct StatusFiles {
     let directory: String
-    let sweep: String
-    let experiment: String
+    /// When this coordinator session started (status.json's `started_at`).
     let startedAt: String
 
     /// Writes both files; a failure is returned for the caller to log (serving goes on).

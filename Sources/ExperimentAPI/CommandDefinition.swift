@@ -120,6 +120,16 @@ public struct CommandDefinition: Codable, Sendable, Equatable {
         try JSONDecoder().decode(CommandDefinition.self, from: Data(json.utf8))
     }
 
+    /// Where a file named relative to the working directory is: `workdir` resolved against
+    /// this process's current directory (the loading coordinator's, or a worker's), then `file`
+    /// against it; absolute names stay as they are.
+    public static func path(of file: String, workdir: String?) -> String {
+        if file.hasPrefix("/") { return file }
+        let current = FileManager.default.currentDirectoryPath
+        let base = workdir.map { $0.hasPrefix("/") ? $0 : current + "/" + $0 } ?? current
+        return base + "/" + file
+    }
+
     /// What a task id covers besides the parameter values: `command:` and the SHA-256 of the
     /// canonical JSON (everything the definition says).
     public var identity: String { "command:" + SHA256.hash(canonicalJSON()).description }

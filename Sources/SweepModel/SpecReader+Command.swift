@@ -82,10 +82,8 @@ extension SpecReader {
         var digests: [String: String] = [:]
         if let node = fields["hash_files"] {
             let files = readTextList(node, "command.hash_files", expected: "a list of files (relative to workdir) whose contents are part of the task ids")
-            let base = workdir.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
-                ?? FileManager.default.currentDirectoryPath
             for (i, file) in files.enumerated() {
-                let path = file.hasPrefix("/") ? file : base + "/" + file
+                let path = CommandDefinition.path(of: file, workdir: workdir)
                 guard let data = FileManager.default.contents(atPath: path) else {
                     let at: Node = { if case .sequence(let items) = node, i < items.count { return items[i] } else { return node } }()
                     fail(.unreadable, at, "command.hash_files[\(i)]", found: "\(file), which cannot be read here (\(path))",
@@ -148,7 +146,7 @@ extension SpecReader {
         let fieldKeys = ["kind", "min", "max", "values", "default", "help"]
         for (name, keyNode, value) in entries(node, "parameters") {
             let path = "parameters." + name
-            guard isWireName(name), name != "seed", !name.hasPrefix(CommandDefinition.wirePrefix) else {
+            guard WireName.isValid(name), name != "seed", !name.hasPrefix(CommandDefinition.wirePrefix) else {
                 fail(.wrongType, keyNode, path, found: name,
                      expected: name == "seed" ? "a name other than seed (replicates are set by seeds)"
                         : name.hasPrefix(CommandDefinition.wirePrefix) ? "a name not starting with \(CommandDefinition.wirePrefix) (reserved)"
@@ -261,19 +259,13 @@ extension SpecReader {
         let names = readTextList(node, path, expected: "a list of \(what)")
         var seen: Set<String> = []
         for name in names {
-            if !isWireName(name) {
+            if !WireName.isValid(name) {
                 fail(.wrongType, node, path, found: name, expected: "snake_case names: [a-z][a-z0-9_]*, at most 64 characters")
             } else if !seen.insert(name).inserted {
                 fail(.duplicateKey, node, path, found: "\(name) twice", expected: "each name once")
             }
         }
         return names
-    }
-
-    private func isWireName(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        guard let first = bytes.first, bytes.count <= 64, first >= 0x61 && first <= 0x7A else { return false }
-        return bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
 
     private func formatNumber(_ x: Double) -> String { ParameterValue.real(x).canonicalText }

@@ -37,7 +37,7 @@ public enum WireLimits {
     /// The largest frame (a whole message), in bytes: 64 KiB.
     public static let maxMessageBytes = 65_536
     /// Experiment, parameter, metric and phase names, in bytes (snake_case ASCII).
-    public static let maxNameBytes = 64
+    public static let maxNameBytes = WireName.maximumBytes
     /// A text parameter value, in UTF-8 bytes.
     public static let maxTextValueBytes = 1_024
     /// A worker's host name.
@@ -220,14 +220,6 @@ public enum WireCodec {
 
 // MARK: - Names
 
-@inline(__always)
-private func isSnakeCaseName(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    guard let first = bytes.first, first >= 0x61, first <= 0x7A else { return false }
-    for c in bytes where !((c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x5F) {
-        return false
-    }
-    return true
-}
 
 /// A name that occurs twice, if any: pairwise for the usual handful, hashed beyond that so a
 /// hostile 256-metric frame costs O(n), not O(n^2).
@@ -325,7 +317,7 @@ private struct WireReader {
     @inline(__always)
     mutating func nameBytes(_ field: StaticString) throws(DecodeError) -> UnsafeRawBufferPointer {
         let raw = try lengthPrefixed(field, max: WireLimits.maxNameBytes)
-        guard isSnakeCaseName(raw) else { throw .badName(field.description) }
+        guard WireName.isValid(raw) else { throw .badName(field.description) }
         return raw
     }
 
@@ -522,7 +514,7 @@ private struct WireWriter {
     mutating func name(_ s: String, _ field: @autoclosure () -> String) throws(EncodeError) {
         var copy = s
         let ok = copy.withUTF8 { raw in
-            guard raw.count <= WireLimits.maxNameBytes, isSnakeCaseName(UnsafeRawBufferPointer(raw)) else { return false }
+            guard WireName.isValid(UnsafeRawBufferPointer(raw)) else { return false }
             u16(UInt16(raw.count))
             bytes.append(contentsOf: raw)
             return true
