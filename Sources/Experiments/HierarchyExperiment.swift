@@ -4,6 +4,8 @@ import TrainingCore
 extension HierarchyConfig.Alignment: ChoiceParameter {}
 extension HierarchyConfig.Pretraining: ChoiceParameter {}
 extension HierarchyConfig.Finetuning: ChoiceParameter {}
+extension HierarchyConfig.FinetuneLabels: ChoiceParameter {}
+extension HierarchyConfig.FinetuneHead: ChoiceParameter {}
 
 /// The label-granularity experiment of SCIENCE.md behind ``ExperimentFamily``: hierarchical
 /// multi-view data, a two-layer conv ReLU network pretrained at a label granularity, then
@@ -62,24 +64,45 @@ public struct HierarchyExperiment: ExperimentFamily {
         public static let pretrain = ParameterKey<HierarchyConfig.Pretraining>("pretrain", default: .supervised, help: "none: the from-scratch baseline (fine-tune from the random initialisation)")
         // m=16: 256 filters at g=8, enough filters per class to pick up every feature of it.
         public static let width = ParameterKey<Int>("width", 1...4096, default: 16, help: "m: filters per pretraining class")
-        public static let finetune = ParameterKey<HierarchyConfig.Finetuning>("finetune", default: .probe, help: "probe trains a new coarse head on frozen filters; full also trains the filters")
+        // 0: the papers' network, m filters per pretraining class. Set it to hold the network's
+        // size fixed across granularities, or to size the from-scratch baseline.
+        public static let filters = ParameterKey<Int>("filters", 0...262_144, default: 0, help: "total filters, a multiple of superclasses * granularity; 0: superclasses * granularity * width (baseline: superclasses * subclasses * width)")
+        public static let finetune = ParameterKey<HierarchyConfig.Finetuning>("finetune", default: .probe, help: "probe trains a new head on frozen filters; full also trains the filters")
+        // coarse: the papers' transfer (fine-grained pretraining, coarse target).
+        public static let finetuneLabels = ParameterKey<HierarchyConfig.FinetuneLabels>("finetune_labels", default: .coarse, help: "what fine-tuning predicts and is evaluated on: coarse (superclasses) or fine (leaves)")
+        // new: the papers' protocol; inherited starts from the pretrained network mapped to superclasses.
+        public static let finetuneHead = ParameterKey<HierarchyConfig.FinetuneHead>("finetune_head", default: .new, help: "new: a zero head; inherited: the pretrained classes' outputs summed per superclass")
         // 4096 samples: every leaf has ~77 samples carrying its fine feature.
         public static let trainSamples = ParameterKey<Int>("train_samples", 1...10_000_000, default: 4096, help: "pretraining samples")
+        // 0: train_samples fixed across granularities. Set it to hold each class's sample count fixed.
+        public static let samplesPerClass = ParameterKey<Int>("samples_per_class", 0...1_000_000, default: 0, help: "when > 0, pretraining samples = superclasses * granularity * samples_per_class (replaces train_samples)")
         // 512: a small labelled target set, as in transfer learning.
         public static let finetuneSamples = ParameterKey<Int>("finetune_samples", 1...10_000_000, default: 512, help: "coarse-labelled fine-tuning samples")
         // 1000 each: accuracy resolution 0.1%, binomial standard error <= 1.6%.
         public static let testSamples = ParameterKey<Int>("test_samples", 1...10_000_000, default: 1000, help: "samples in each of the easy and the hard test set")
         // 20 epochs (640 steps): pretraining loss has flattened at the defaults.
         public static let epochs = ParameterKey<Int>("epochs", 0...1_000_000, default: 20, help: "pretraining epochs")
-        public static let finetuneEpochs = ParameterKey<Int>("finetune_epochs", 0...1_000_000, default: 20, help: "fine-tuning epochs")
+        // 1000: a cap; the convergence rule (finetune_tol) normally stops fine-tuning before it.
+        public static let finetuneEpochs = ParameterKey<Int>("finetune_epochs", 0...1_000_000, default: 1000, help: "most fine-tuning epochs (fewer once converged, see finetune_tol)")
+        // 1%: on separable data the loss falls like 1/t, so this stops after a few hundred epochs,
+        // where the hard accuracy has settled to within about 0.01 (README, "Fine-tuning").
+        public static let finetuneTol = ParameterKey<Double>(
+            "finetune_tol", lower: 0, lowerInclusive: true, upper: 1, upperInclusive: false, default: 0.01, help: "fine-tuning stops when 5 epochs in a row do not lower the training loss below (1 - finetune_tol) times its lowest before them; 0: run every epoch")
         // 128: 8 fixed chunks of 16 samples, enough to feed every core of a worker.
-        public static let batchSize = ParameterKey<Int>("batch_size", 1...65_536, default: 128, help: "mini-batch size (pretraining and fine-tuning)")
+        public static let batchSize = ParameterKey<Int>("batch_size", 1...65_536, default: 128, help: "pretraining mini-batch size")
+        // 16: 32 steps an epoch on 512 samples (one chunk of the kernels).
+        public static let finetuneBatchSize = ParameterKey<Int>("finetune_batch_size", 1...65_536, default: 16, help: "fine-tuning mini-batch size")
         // 1.0: with s/m = 1/16 scaling of the logits, the largest rate that trains stably.
         public static let learningRate = ParameterKey<Double>(
             "learning_rate", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 1.0, help: "pretraining SGD step size")
         // 0.1 on standardised features: converges in 20 epochs without oscillating (1.0 does).
         public static let finetuneLr = ParameterKey<Double>(
-            "finetune_lr", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 0.1, help: "fine-tuning SGD step size (head inputs are standardised)")
+            "finetune_lr", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 0.1, help: "fine-tuning SGD step size of the head (its inputs are standardised)")
+        // 10: each filter's step is scaled to its own size (ConvEngine.filterStepScale); at the
+        // defaults 1 moved the filters by about 2% (filter_change), 10 by about 14% (24% for the
+        // baseline), and hard accuracy changed by under 0.03 (README, "Fine-tuning").
+        public static let finetuneFilterLr = ParameterKey<Double>(
+            "finetune_filter_lr", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 10, help: "fine-tuning SGD step size of the filters (finetune: full)")
         // 0.01: small initialisation, features are learned rather than found at random.
         public static let initScale = ParameterKey<Double>(
             "init_scale", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 0.01, help: "sigma0 * sqrt(dim): expected norm of an initial filter")
@@ -108,15 +131,22 @@ public struct HierarchyExperiment: ExperimentFamily {
             Keys.alignment.spec,
             Keys.pretrain.spec,
             Keys.width.spec,
+            Keys.filters.spec,
             Keys.finetune.spec,
+            Keys.finetuneLabels.spec,
+            Keys.finetuneHead.spec,
             Keys.trainSamples.spec,
+            Keys.samplesPerClass.spec,
             Keys.finetuneSamples.spec,
             Keys.testSamples.spec,
             Keys.epochs.spec,
             Keys.finetuneEpochs.spec,
+            Keys.finetuneTol.spec,
             Keys.batchSize.spec,
+            Keys.finetuneBatchSize.spec,
             Keys.learningRate.spec,
             Keys.finetuneLr.spec,
+            Keys.finetuneFilterLr.spec,
             Keys.initScale.spec,
             Keys.outputScale.spec,
             Keys.bias.spec,
@@ -125,7 +155,8 @@ public struct HierarchyExperiment: ExperimentFamily {
 
     public var resultMetricNames: [String] {
         ["easy_acc", "hard_acc", "pretrain_acc", "common_align", "fine_align", "steps",
-         "pretrain_hard_acc", "pretrain_loss", "finetune_loss"]
+         "pretrain_hard_acc", "pretrain_loss", "finetune_loss",
+         "finetune_epochs_run", "finetune_converged", "filter_change", "head_fine_weight"]
     }
     public var curveMetricNames: [String] { ["loss", "train_acc", "easy_acc", "hard_acc", "common_align", "fine_align"] }
 
@@ -151,10 +182,29 @@ public struct HierarchyExperiment: ExperimentFamily {
             problems.append(ParameterProblem(parameter: Keys.alphaLo.name, found: c.alphaLow.description,
                                              expected: "a number <= alpha_hi (\(c.alphaHigh))"))
         }
-        let filters = K * g * c.width
-        if filters > Self.maximumFilters {
-            problems.append(ParameterProblem(parameter: Keys.width.name, found: "\(c.width) (superclasses * granularity * width = \(filters) filters)",
+        if c.filterCount > 0 {
+            if c.pretraining == .supervised && c.filterCount % (K * g) != 0 {
+                problems.append(ParameterProblem(parameter: Keys.filters.name, found: String(c.filterCount),
+                                                 expected: "0 or a multiple of superclasses * granularity (\(K * g)), so that every class has as many filters"))
+            } else if c.pretraining == .none && c.filterCount % K != 0 {
+                problems.append(ParameterProblem(parameter: Keys.filters.name, found: String(c.filterCount),
+                                                 expected: "0 or a multiple of superclasses (\(K))"))
+            }
+        } else if c.filters > Self.maximumFilters {
+            problems.append(ParameterProblem(parameter: Keys.width.name, found: "\(c.width) (\(c.filters) filters)",
                                              expected: "superclasses * granularity * width <= \(Self.maximumFilters)"))
+        }
+        if c.finetuneHead == .inherited && c.pretraining == .none {
+            problems.append(ParameterProblem(parameter: Keys.finetuneHead.name, found: "inherited (pretrain is none)",
+                                             expected: "new: there is no pretrained network to inherit from"))
+        }
+        if c.finetuneHead == .inherited && c.finetuneLabels == .fine {
+            problems.append(ParameterProblem(parameter: Keys.finetuneHead.name, found: "inherited (finetune_labels is fine)",
+                                             expected: "new, or finetune_labels: coarse (classes map to superclasses, not leaves)"))
+        }
+        if c.trainSamples > 10_000_000 {
+            problems.append(ParameterProblem(parameter: Keys.samplesPerClass.name, found: "\(c.trainSamples) pretraining samples",
+                                             expected: "superclasses * granularity * samples_per_class <= 10000000"))
         }
         let floats = max(c.trainSamples, c.finetuneSamples, c.testSamples) * P * d
         if floats > Self.maximumTrainFloats {
@@ -170,6 +220,8 @@ public struct HierarchyExperiment: ExperimentFamily {
     static let flopsPerSecond = 50e9
     /// Data generation, seconds per generated float (Box-Muller noise dominates).
     static let secondsPerGeneratedFloat = 15e-9
+    /// Fine-tuning epochs run before the convergence rule stops them, for time estimates.
+    static let typicalFinetuneEpochs = 60
 
     /// Flops of pretraining (4*P*d*F per sample per epoch), fine-tuning and the per-epoch
     /// evaluation of both test sets (2*P*d*F per sample) at ``flopsPerSecond``, plus data
@@ -180,11 +232,12 @@ public struct HierarchyExperiment: ExperimentFamily {
     public func estimatedSeconds(_ parameters: ParameterSet) -> Double {
         let c = configuration(parameters)
         let P = Double(c.patches), d = Double(c.dim)
-        let F = Double(c.superclasses * c.granularity * c.width)
+        let F = Double(c.filters)
         let perSample = P * d * F
         let supervised = c.pretraining == .supervised
         let epochs = supervised ? Double(c.epochs) : 0
-        let finetuneEpochs = Double(c.finetuneEpochs)
+        // Fine-tuning usually converges well before its cap (finetune_tol).
+        let finetuneEpochs = Double(c.finetuneTolerance > 0 ? min(c.finetuneEpochs, Self.typicalFinetuneEpochs) : c.finetuneEpochs)
         let train = supervised ? Double(c.trainSamples) : 0
         let finetune = Double(c.finetuneSamples)
         let test = Double(c.testSamples)
@@ -218,14 +271,22 @@ public struct HierarchyExperiment: ExperimentFamily {
         c.pretraining = p[Keys.pretrain]
         c.finetuning = p[Keys.finetune]
         c.width = p[Keys.width]
+        c.filterCount = p[Keys.filters]
+        c.finetuneLabels = p[Keys.finetuneLabels]
+        c.finetuneHead = p[Keys.finetuneHead]
         c.trainSamples = p[Keys.trainSamples]
+        let perClass = p[Keys.samplesPerClass]
+        if perClass > 0 && c.pretraining == .supervised { c.trainSamples = c.superclasses * c.granularity * perClass }
         c.finetuneSamples = p[Keys.finetuneSamples]
         c.testSamples = p[Keys.testSamples]
         c.epochs = p[Keys.epochs]
         c.finetuneEpochs = p[Keys.finetuneEpochs]
+        c.finetuneTolerance = p[Keys.finetuneTol]
         c.batchSize = p[Keys.batchSize]
+        c.finetuneBatchSize = p[Keys.finetuneBatchSize]
         c.learningRate = p[Keys.learningRate]
         c.finetuneLearningRate = p[Keys.finetuneLr]
+        c.finetuneFilterLearningRate = p[Keys.finetuneFilterLr]
         c.initScale = p[Keys.initScale]
         c.outputScale = p[Keys.outputScale]
         c.bias = p[Keys.bias]
@@ -261,6 +322,8 @@ public struct HierarchyExperiment: ExperimentFamily {
             Metric("fine_align", r.fineAlignment), Metric("steps", Double(r.steps)),
             Metric("pretrain_hard_acc", r.pretrainHardAccuracy), Metric("pretrain_loss", r.pretrainLoss),
             Metric("finetune_loss", r.finetuneLoss),
+            Metric("finetune_epochs_run", Double(r.finetuneEpochsRun)), Metric("finetune_converged", r.finetuneConverged ? 1 : 0),
+            Metric("filter_change", r.filterChange), Metric("head_fine_weight", r.headFineWeight),
         ]
     }
 }

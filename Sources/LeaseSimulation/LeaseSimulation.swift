@@ -458,7 +458,10 @@ public final class LeaseSimulation {
         } else {
             deliverToCoordinator(.heartbeat(Heartbeat(held: workers[w].held)), from: w)
             // Results not acknowledged within a liveness period are offered again (as the real worker does).
-            for (id, r) in workers[w].recent where now - r.offeredAt >= options.heartbeat * Double(options.liveness) {
+            // In task order: a dictionary's iteration order differs between instances (per-instance
+            // hash seeds), and each delivery draws from the simulation's random stream.
+            for (id, r) in workers[w].recent.sorted(by: { $0.value.index < $1.value.index })
+            where now - r.offeredAt >= options.heartbeat * Double(options.liveness) {
                 for e in 1...plan.epochs(r.index) { deliverToCoordinator(.metrics(metrics(r.ref, epoch: e, index: r.index)), from: w) }
                 deliverToCoordinator(.result(TaskResult(lease: r.ref, wallSeconds: 1, metrics: [Metric("value", plan.expectedValue(r.index))])), from: w)
                 workers[w].recent[id]!.offeredAt = now
@@ -473,8 +476,8 @@ public final class LeaseSimulation {
         switch message {
         case .welcome:
             // Offer again what a coordinator may have missed (as the real worker does).
-            for id in Array(workers[w].running.keys) { resendCurves(w, id) }
-            for r in workers[w].recent.values {
+            for (id, _) in workers[w].running.sorted(by: { $0.value.index < $1.value.index }) { resendCurves(w, id) }
+            for r in workers[w].recent.values.sorted(by: { $0.index < $1.index }) {
                 for e in 1...plan.epochs(r.index) { deliverToCoordinator(.metrics(metrics(r.ref, epoch: e, index: r.index)), from: w) }
                 deliverToCoordinator(.result(TaskResult(lease: r.ref, wallSeconds: 1, metrics: [Metric("value", plan.expectedValue(r.index))])), from: w)
             }

@@ -93,6 +93,11 @@ final class ConvEngine: @unchecked Sendable {
     let head: UnsafeMutablePointer<Float>
     /// u_f, the fine-tuning head's fixed input scale per filter.
     let headInputScale: UnsafeMutablePointer<Float>
+    /// Each filter's step-size factor: 1 in pretraining; 1/u_f^2 in full fine-tuning (0 for a dead
+    /// filter), so that a filter's step is proportional to its own scale: the gradient through the
+    /// standardised head grows with u_f, and a barely trained filter (large u_f) would otherwise
+    /// take steps far larger than itself and diverge.
+    let filterStepScale: UnsafeMutablePointer<Float>
 
     /// The batch's summed weight gradient, transposed per panel: `gradientT[panel][f % 16][k]`.
     private let gradientT: UnsafeMutablePointer<Float>
@@ -139,13 +144,13 @@ final class ConvEngine: @unchecked Sendable {
         dim = config.dim
         patches = config.patches
         classes = config.pretrainClasses
-        width = config.width
+        width = config.filtersPerClass
         filters = config.filters
         paddedFilters = (filters + vectorLanes - 1) / vectorLanes * vectorLanes
         panels = paddedFilters / vectorLanes
-        headClasses = config.superclasses
+        headClasses = config.finetuneClasses
         bias = Float(config.bias)
-        scaleOverWidth = Float(config.outputScale) / Float(config.width)
+        scaleOverWidth = Float(config.outputScale) / Float(config.filtersPerClass)
         self.pool = pool
         maxChunks = (maxBatch + Self.chunkSamples - 1) / Self.chunkSamples
         let perGroup = Self.groupBytes / max(1, patches * paddedFilters * 4) / Self.chunkSamples * Self.chunkSamples
@@ -158,6 +163,8 @@ final class ConvEngine: @unchecked Sendable {
         headStride = headClasses * paddedFilters + headClasses
         head = allocateFloats(headStride)
         headInputScale = allocateFloats(paddedFilters)
+        filterStepScale = allocateFloats(paddedFilters)
+        filterStepScale.update(repeating: 1, count: paddedFilters)
         z = allocateFloats(groupRows * paddedFilters)
         groupPooled = allocateFloats(groupSamples * paddedFilters)
         groupCoef = allocateFloats(groupSamples * paddedFilters)
@@ -188,7 +195,7 @@ final class ConvEngine: @unchecked Sendable {
 
     deinit {
         liveEngineCount.subtract(1, ordering: .relaxed)
-        for p in [weights, gradientT, head, headInputScale, z, groupPooled, groupCoef, workerPooled, workerMask,
+        for p in [weights, gradientT, head, headInputScale, filterStepScale, z, groupPooled, groupCoef, workerPooled, workerMask,
                   logitScratch, chunkLogits, headGrads] {
             UnsafeMutableRawPointer(p).deallocate()
         }
@@ -241,6 +248,35 @@ final class ConvEngine: @unchecked Sendable {
         }
     }
 
+    /// Sets the head to the pretrained network mapped to targets: target y's weight on filter f of
+    /// pretraining class j is (s/m) / u_f when `classToTarget[j] == y` (so that its logit is the sum
+    /// of those classes' pretraining logits), else 0; biases 0. Call after ``resetHead``.
+    func inheritHead(classToTarget: [Int32]) {
+        head.update(repeating: 0, count: headStride)
+        for f in 0..<filters where headInputScale[f] > 0 {
+            let y = Int(classToTarget[f / width])
+            head[y &* paddedFilters &+ f] = scaleOverWidth / headInputScale[f]
+        }
+    }
+
+    /// The filters in filter-major order (filters x dim), for comparisons across phases.
+    func filterMatrix() -> [Float] {
+        var out = [Float](repeating: 0, count: filters * dim)
+        for f in 0..<filters {
+            for k in 0..<dim { out[f * dim + k] = weights[weightIndex(k, f)] }
+        }
+        return out
+    }
+
+    /// |V[y, f]| summed over targets y, per filter: the head's weight on each standardised filter output.
+    func headWeightPerFilter() -> [Double] {
+        (0..<filters).map { f in
+            var s = 0.0
+            for y in 0..<headClasses { s += Double(abs(head[y * paddedFilters + f])) }
+            return s
+        }
+    }
+
     private func setHeadInputScale(_ pooled: UnsafePointer<Float>, count: Int) {
         headInputScale.update(repeating: 0, count: paddedFilters)
         for f in 0..<filters {
@@ -248,6 +284,7 @@ final class ConvEngine: @unchecked Sendable {
             for n in 0..<count { s += Double(pooled[n * paddedFilters + f]) * Double(pooled[n * paddedFilters + f]) }
             let rms = (s / Double(count)).squareRoot()
             headInputScale[f] = rms > 0 ? Float(1 / rms) : 0
+            filterStepScale[f] = rms > 0 ? Float(rms * rms) : 0
         }
     }
 
@@ -689,7 +726,8 @@ final class ConvEngine: @unchecked Sendable {
                 n0 &+= ns
             }
             if let learningRate = update, jobGroupStart &+ jobGroupCount == jobCount {
-                let lr = FloatVector(repeating: learningRate)
+                // Times 1 in pretraining (exact, so the same bits); see `filterStepScale`.
+                let lr = FloatVector(repeating: learningRate) * load(filterStepScale + panel &* lanes)
                 let w = weights + panel &* dim &* lanes, gt = gradientT + panel &* dim &* lanes
                 for k in 0..<dim {
                     var g = FloatVector()
@@ -729,10 +767,12 @@ final class ConvEngine: @unchecked Sendable {
 
     /// One SGD step on the batch (see ``accumulate``).
     /// - Returns: the summed loss and the number of correct predictions over the batch.
+    /// `filterLearningRate`: the filters' step size when it differs from the head's (full fine-tuning).
     func step(x: UnsafePointer<Float>, indices: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, count: Int,
-              phase: Phase, learningRate: Float, pooled: UnsafePointer<Float>? = nil) -> (loss: Double, correct: Int) {
+              phase: Phase, learningRate: Float, filterLearningRate: Float? = nil,
+              pooled: UnsafePointer<Float>? = nil) -> (loss: Double, correct: Int) {
         let chunks = accumulate(x: x, indices: indices, labels: labels, count: count, phase: phase, pooled: pooled,
-                                update: learningRate)
+                                update: filterLearningRate ?? learningRate)
         if case .finetune = phase {
             for i in 0..<headStride {
                 var s = headGrads[i]
@@ -789,6 +829,31 @@ final class ConvEngine: @unchecked Sendable {
             }
         }
         return predictions
+    }
+
+    /// For each filter, the feature of the dictionary with the largest <w_f, v> (ties: the lower
+    /// index), in Double; each filter in its own slot, so the result does not depend on threads.
+    func closestFeatures(_ dictionary: FeatureDictionary) -> [Int] {
+        let out = SendablePointer(UnsafeMutablePointer<Int>.allocate(capacity: max(1, filters)))
+        defer { out.pointer.deallocate() }
+        let d = dim, F = filters, lanes = vectorLanes, features = dictionary.count
+        let w = SendablePointer(weights)
+        dictionary.vectors.withUnsafeBufferPointer { vectors in
+            let v = SendablePointer(UnsafeMutablePointer(mutating: vectors.baseAddress!))
+            pool.run(count: (F + 15) / 16) { job, _ in
+                for f in (job * 16)..<min(F, (job + 1) * 16) {
+                    let wf = w.pointer + (f / lanes) * d * lanes + f % lanes
+                    var best = 0, bestDot = -Double.infinity
+                    for j in 0..<features {
+                        var s = 0.0
+                        for k in 0..<d { s += Double(wf[k * lanes]) * Double(v.pointer[j * d + k]) }
+                        if s > bestDot { bestDot = s; best = j }
+                    }
+                    out.pointer[f] = best
+                }
+            }
+        }
+        return Array(UnsafeBufferPointer(start: out.pointer, count: F))
     }
 
     /// Mean over `features` of max over filters of <w_f, v> / ||w_f|| (in Double, fixed order).

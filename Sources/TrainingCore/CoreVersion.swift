@@ -12,4 +12,9 @@
 ///   kernels of issue 14 (packed panels, fused pooling, the panel-parallel backward pass without
 ///   partial-gradient buffers) compute the same operations in the same order as the kernels they
 ///   replaced and keep the bits, so they are still version 1.
-public let coreVersion = 1
+/// - 2: the science revision of issue 15. The from-scratch baseline's size no longer follows
+///   `granularity`; misaligned labels straddle superclasses at g >= k too; fine-tuning has its own
+///   batch size (16), runs until its loss stops falling (at most 1000 epochs) and trains full
+///   fine-tuning's filters at their own rate; new parameters (filters, samples_per_class,
+///   finetune_labels, finetune_head, ...) and metrics. Every hierarchy task's bits changed.
+public let coreVersion = 2

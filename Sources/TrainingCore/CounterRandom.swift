@@ -110,4 +110,6 @@ enum RandomStreamID: UInt64 {
     case finetuneShuffle = 8
     case pseudoClass = 9
     case randomLabel = 10
+    /// The coin of a misaligned label at granularity >= subclasses.
+    case misalignedHalf = 11
 }

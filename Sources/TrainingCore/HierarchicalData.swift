@@ -45,8 +45,12 @@ struct FeatureDictionary {
 /// - aligned, g divides k: class y*g + c/(k/g) (sibling subclasses merged into g groups);
 /// - misaligned, g divides k: leaves are ordered interleaved (c*K + y) and cut into K*g groups of
 ///   k/g, so every group of two or more leaves mixes superclasses;
-/// - g a multiple of k (aligned or misaligned): class (y*k + c)*(g/k) + r, where r is a random
-///   pseudo-class in 0..<g/k drawn per sample (labels finer than the features);
+/// - aligned, g a multiple of k: class (y*k + c)*(g/k) + r, where r is a random pseudo-class in
+///   0..<g/k drawn per sample (labels finer than the features);
+/// - misaligned, g a multiple of k: the same, except that a random half of the samples (a coin per
+///   sample) take the class of (y+1 mod K, c+1 mod k, r), so each class is half of superclass y's
+///   leaf c and half of superclass (y-1)'s leaf c-1: it straddles superclasses at g >= k too, where
+///   keeping leaves whole would only relabel the aligned classes;
 /// - random: a class drawn uniformly per sample, independent of the sample.
 struct LabelMap {
     let superclasses: Int
@@ -69,6 +73,12 @@ struct LabelMap {
                 let split = granularity / subclasses
                 var rng = CounterRandom(seed: seed, stream: .pseudoClass, index: key)
                 let r = split == 1 ? 0 : rng.below(split)
+                if alignment == .aligned { return (y * subclasses + c) * split + r }
+                // Misaligned: half of the samples of leaf-part (y, c, r) move to the class of
+                // leaf-part (y + 1, c + 1, r) (both mod their counts), so every class is half one
+                // superclass and half the next one's, and classes stay distinct.
+                var half = CounterRandom(seed: seed, stream: .misalignedHalf, index: key)
+                if half.below(2) == 1 { return (((y + 1) % superclasses) * subclasses + (c + 1) % subclasses) * split + r }
                 return (y * subclasses + c) * split + r
             }
             let groupSize = subclasses / granularity

@@ -42,6 +42,17 @@ public struct HierarchyResult: Sendable, Hashable {
     public var fineAlignment: Double
     /// SGD steps taken (pretraining plus fine-tuning).
     public var steps: Int
+    /// Fine-tuning epochs run (at most `finetuneEpochs`; fewer when judged converged).
+    public var finetuneEpochsRun: Int
+    /// Whether fine-tuning stopped by the convergence rule (``HierarchyConfig/finetuneTolerance``)
+    /// rather than at its epoch cap.
+    public var finetuneConverged: Bool
+    /// ||W_after - W_before|| / ||W_before|| of the filters over fine-tuning (0 for `probe`).
+    public var filterChange: Double
+    /// The fine-tuned head's share of weight (|V| on standardised filter outputs, summed over
+    /// targets) on filters whose best-aligned feature is a fine feature; the rest is on filters
+    /// closest to a common feature.
+    public var headFineWeight: Double
     /// Mean training loss of the last pretraining epoch (0 without pretraining).
     public var pretrainLoss: Double
     /// Mean training loss of the last fine-tuning epoch.
@@ -77,18 +88,27 @@ public func runHierarchyTask(_ config: HierarchyConfig, threads: Int,
 ///     depend on their number.
 ///   - shouldStop: polled before every SGD step and evaluation; when it returns true the task
 ///     ends at once with ``TrainingStopped`` (a time limit or a cancel).
-///   - onEpoch: called on the calling thread after each epoch of each phase.
+///   - onEpoch: called on the calling thread after each pretraining epoch and after fine-tuning
+///     epochs 1-20, every 10th and the last (fine-tuning runs up to hundreds of epochs).
 /// - Returns: the final metrics.
 /// - Complexity: about 4*P*d*C*m flops per sample per pretraining epoch (see ``PretrainStep``).
 public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shouldStop: () -> Bool = { false },
                              onEpoch: (HierarchyEpoch) -> Void = { _ in }) throws(TrainingStopped) -> HierarchyResult {
     precondition(config.problems.isEmpty, "invalid config: \(config.problems)")
+    // The from-scratch baseline never trains on pretraining labels: fix what `granularity` and
+    // `alignment` would otherwise change (the filter count and the unused pretraining head).
+    var config = config
+    if config.pretraining == .none {
+        config.filterCount = config.filters
+        config.granularity = 1
+        config.alignment = .aligned
+    }
     let dictionary = FeatureDictionary(dim: config.dim, superclasses: config.superclasses,
                                        subclasses: config.subclasses, seed: config.seed)
     let labels = LabelMap(superclasses: config.superclasses, subclasses: config.subclasses,
                           granularity: config.granularity, alignment: config.alignment, seed: config.seed)
     // The engine first: its thread pool also generates the sample sets.
-    let engine = ConvEngine(config: config, maxBatch: config.batchSize, pool: pool)
+    let engine = ConvEngine(config: config, maxBatch: max(config.batchSize, config.finetuneBatchSize), pool: pool)
     engine.initialiseWeights(initScale: config.initScale, seed: config.seed)
     func makeSet(_ n: Int, hard: Double, _ stream: RandomStreamID) -> SampleSet {
         SampleSet(count: n, hardFraction: hard, stream: stream, config: config, dictionary: dictionary, labels: labels,
@@ -132,8 +152,8 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
 
     var steps = 0
     /// One epoch of SGD over `set` in an order drawn from (seed, stream, epoch).
-    func trainEpoch(_ set: SampleSet, labels: [Int32], stream: RandomStreamID, epoch: Int,
-                    phase: ConvEngine.Phase, learningRate: Double,
+    func trainEpoch(_ set: SampleSet, labels: [Int32], stream: RandomStreamID, epoch: Int, batchSize: Int,
+                    phase: ConvEngine.Phase, learningRate: Double, filterLearningRate: Double? = nil,
                     pooled: UnsafePointer<Float>? = nil) throws(TrainingStopped) -> (loss: Double, accuracy: Double) {
         var order = (0..<set.count).map { Int32($0) }
         var rng = CounterRandom(seed: config.seed, stream: stream, index: UInt64(epoch))
@@ -150,9 +170,10 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
                         stopped = true
                         return
                     }
-                    let n = min(config.batchSize, set.count - start)
+                    let n = min(batchSize, set.count - start)
                     let r = engine.step(x: UnsafePointer(set.x), indices: o.baseAddress! + start, labels: l.baseAddress! + start,
-                                        count: n, phase: phase, learningRate: Float(learningRate), pooled: pooled)
+                                        count: n, phase: phase, learningRate: Float(learningRate),
+                                        filterLearningRate: filterLearningRate.map { Float($0) }, pooled: pooled)
                     loss += r.loss
                     correct += r.correct
                     steps += 1
@@ -167,6 +188,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
     var pretrainLoss = 0.0, finetuneLoss = 0.0
     var pretrainAccuracy = 0.0, pretrainHardAccuracy = 0.0, easyAccuracy = 0.0, hardAccuracy = 0.0
     var finalCommonAlignment = 0.0, finalFineAlignment = 0.0
+    var finetuneEpochsRun = 0, finetuneConverged = false, filterChange = 0.0, headFineWeight = 0.0
     // With `probe` fine-tuning the filters are frozen after pretraining, so the pooled activations
     // of the fine-tuning and test sets are computed once and reused by every fine-tuning step and
     // evaluation (the same kernel, so the same bits as recomputing them), unless they would take
@@ -184,7 +206,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
     }
     if let set = pretrainSet {
         for epoch in 1...max(1, config.epochs) where config.epochs > 0 {
-            let r = try trainEpoch(set, labels: set.label, stream: .pretrainShuffle, epoch: epoch,
+            let r = try trainEpoch(set, labels: set.label, stream: .pretrainShuffle, epoch: epoch, batchSize: config.batchSize,
                                phase: .pretrain, learningRate: config.learningRate)
             pretrainLoss = r.loss
             let easyPredictions: [Int32], hardPredictions: [Int32]
@@ -221,7 +243,15 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
                                     map: classToSuperclass)
 
     engine.resetHead(standardisingOver: finetuneSet, pooled: finetuneCache)
+    if config.finetuneHead == .inherited { engine.inheritHead(classToTarget: classToSuperclass) }
+    let filtersBefore = config.finetuning == .full ? engine.filterMatrix() : []
     let finetunePhase = ConvEngine.Phase.finetune(trainFilters: config.finetuning == .full)
+    // Targets: superclasses, or leaves (y * k + c) for coarse-to-fine.
+    func targets(_ set: SampleSet) -> [Int32] {
+        if config.finetuneLabels == .coarse { return set.superclass }
+        return (0..<set.count).map { set.superclass[$0] * Int32(config.subclasses) + set.subclass[$0] }
+    }
+    let finetuneTargets = targets(finetuneSet), easyTargets = targets(easyTest), hardTargets = targets(hardTest)
     // Frozen filters keep their alignments.
     var frozenAlignments: (Double, Double)?
     func alignments() -> (Double, Double) {
@@ -230,22 +260,63 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
         if probe { frozenAlignments = a }
         return a
     }
+    // Convergence: stop after epoch e when none of the last `patience` epochs' losses is below
+    // (1 - tolerance) times the lowest loss before them (a relative rule: on separable data the
+    // loss falls towards 0 like 1/t while the head's direction, and the hard accuracy, still move).
+    var losses: [Double] = []
     for epoch in 1...max(1, config.finetuneEpochs) where config.finetuneEpochs > 0 {
-        let r = try trainEpoch(finetuneSet, labels: finetuneSet.superclass, stream: .finetuneShuffle, epoch: epoch,
-                           phase: finetunePhase, learningRate: config.finetuneLearningRate, pooled: finetuneCache)
+        let r = try trainEpoch(finetuneSet, labels: finetuneTargets, stream: .finetuneShuffle, epoch: epoch,
+                               batchSize: config.finetuneBatchSize, phase: finetunePhase,
+                               learningRate: config.finetuneLearningRate,
+                               filterLearningRate: config.finetuning == .full ? config.finetuneFilterLearningRate : nil,
+                               pooled: finetuneCache)
         finetuneLoss = r.loss
-        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTest.superclass)
-        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase, pooled: hardCache), hardTest.superclass)
-        let (common, fine) = alignments()
-        onEpoch(HierarchyEpoch(
-            phase: .finetune, epoch: epoch, loss: r.loss, trainAccuracy: r.accuracy,
-            easyAccuracy: easyAccuracy, hardAccuracy: hardAccuracy,
-            commonAlignment: common, fineAlignment: fine))
+        losses.append(r.loss)
+        finetuneEpochsRun = epoch
+        let patience = HierarchyConfig.finetunePatience
+        if config.finetuneTolerance > 0 && epoch > patience {
+            let earlier = losses[0..<(epoch - patience)].min()!
+            if !(losses[epoch - patience..<epoch].min()! < earlier * (1 - config.finetuneTolerance)) {
+                finetuneConverged = true
+            }
+        }
+        // Curve points (and the test-set evaluations they need): epochs 1-20, every 10th, the last.
+        let last = finetuneConverged || epoch == config.finetuneEpochs
+        if epoch <= 20 || epoch % 10 == 0 || last {
+            easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTargets)
+            hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase, pooled: hardCache), hardTargets)
+            let (common, fine) = alignments()
+            onEpoch(HierarchyEpoch(
+                phase: .finetune, epoch: epoch, loss: r.loss, trainAccuracy: r.accuracy,
+                easyAccuracy: easyAccuracy, hardAccuracy: hardAccuracy,
+                commonAlignment: common, fineAlignment: fine))
+        }
+        if finetuneConverged { break }
     }
     if config.finetuneEpochs == 0 {
-        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTest.superclass)
-        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase, pooled: hardCache), hardTest.superclass)
+        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTargets)
+        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase, pooled: hardCache), hardTargets)
     }
+    if config.finetuning == .full {
+        let after = engine.filterMatrix()
+        var moved = 0.0, before = 0.0
+        for i in 0..<after.count {
+            let d = Double(after[i]) - Double(filtersBefore[i])
+            moved += d * d
+            before += Double(filtersBefore[i]) * Double(filtersBefore[i])
+        }
+        filterChange = before > 0 ? (moved / before).squareRoot() : 0
+    }
+    headFineWeight = {
+        let weight = engine.headWeightPerFilter()
+        let closest = engine.closestFeatures(dictionary)
+        var fine = 0.0, total = 0.0
+        for f in 0..<weight.count {
+            total += weight[f]
+            if closest[f] >= config.superclasses { fine += weight[f] }
+        }
+        return total > 0 ? fine / total : 0
+    }()
     (finalCommonAlignment, finalFineAlignment) = alignments()
     }
     }
@@ -254,5 +325,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
         easyAccuracy: easyAccuracy, hardAccuracy: hardAccuracy,
         pretrainAccuracy: pretrainAccuracy, pretrainHardAccuracy: pretrainHardAccuracy,
         commonAlignment: finalCommonAlignment, fineAlignment: finalFineAlignment,
-        steps: steps, pretrainLoss: pretrainLoss, finetuneLoss: finetuneLoss)
+        steps: steps, finetuneEpochsRun: finetuneEpochsRun, finetuneConverged: finetuneConverged,
+        filterChange: filterChange, headFineWeight: headFineWeight,
+        pretrainLoss: pretrainLoss, finetuneLoss: finetuneLoss)
 }

@@ -30,6 +30,11 @@ private func resolved(_ given: [String: ParameterValue]) -> Result<ParameterSet,
     (["common_patches": .integer(5), "fine_patches": .integer(4)], "common_patches"),
     (["alpha_lo": .real(2), "alpha_hi": .real(1)], "alpha_lo"),
     (["granularity": .integer(4096), "width": .integer(4096)], "width"),
+    (["filters": .integer(100)], "filters"),
+    (["pretrain": .text("none"), "filters": .integer(5)], "filters"),
+    (["finetune_head": .text("inherited"), "pretrain": .text("none")], "finetune_head"),
+    (["finetune_head": .text("inherited"), "finetune_labels": .text("fine")], "finetune_head"),
+    (["samples_per_class": .integer(1_000_000), "granularity": .integer(32)], "samples_per_class"),
 ])
 func badCombinationsAreReported(given: [String: ParameterValue], parameter: String) {
     switch resolved(given) {
@@ -42,7 +47,9 @@ func badCombinationsAreReported(given: [String: ParameterValue], parameter: Stri
 
 @Test func goodCombinationsAreAccepted() {
     for given: [String: ParameterValue] in [["granularity": .integer(1)], ["granularity": .integer(2)], ["granularity": .integer(32)],
-                                            ["subclasses": .integer(4), "granularity": .integer(12), "dim": .integer(10)]] {
+                                            ["subclasses": .integer(4), "granularity": .integer(12), "dim": .integer(10)],
+                                            ["filters": .integer(256), "granularity": .integer(32)],
+                                            ["pretrain": .text("none"), "filters": .integer(6), "granularity": .integer(2)]] {
         if case .failure(let p) = resolved(given) { Issue.record("rejected \(given): \(p)") }
     }
 }
@@ -69,7 +76,7 @@ func badCombinationsAreReported(given: [String: ParameterValue], parameter: Stri
     #expect(curve.map(\.phase) == ["pretrain", "pretrain", "finetune", "finetune"])
     #expect(curve.allSatisfy { $0.metrics.map(\.name) == family.curveMetricNames })
     let steps: Double? = metrics.first { $0.name == "steps" }?.value
-    #expect(steps == Double(2 * 3 + 2 * 1))
+    #expect(steps == Double(2 * 3 + 2 * 7))  // ceil(300/128) and ceil(100/16) steps an epoch
     var curve3: [CurvePoint] = []
     let metrics3 = try TaskContext.withPool(threads: 3) { ctx in try family.run(set, context: ctx) { curve3.append($0) } }
     #expect(metrics3 == metrics)

@@ -56,8 +56,9 @@ private func run(_ c: HierarchyConfig, threads: Int) throws -> [UInt64] {
     let c = smallConfig(seed: 5)
     let r = try runHierarchyTask(c, threads: 2) { seen.append("\($0.phase.rawValue) \($0.epoch)") }
     #expect(seen == ["pretrain 1", "pretrain 2", "pretrain 3", "finetune 1", "finetune 2"])
-    // ceil(500/128) = 4 and ceil(200/128) = 2 steps per epoch.
-    #expect(r.steps == 3 * 4 + 2 * 2)
+    // ceil(500/128) = 4 pretraining and ceil(200/16) = 13 fine-tuning steps per epoch.
+    #expect(r.steps == 3 * 4 + 2 * 13)
+    #expect(r.finetuneEpochsRun == 2 && !r.finetuneConverged)
 }
 
 @Test func noPretrainingSkipsThePretrainingPhase() throws {
@@ -66,7 +67,7 @@ private func run(_ c: HierarchyConfig, threads: Int) throws -> [UInt64] {
     var phases: Set<String> = []
     let r = try runHierarchyTask(c, threads: 2) { phases.insert($0.phase.rawValue) }
     #expect(phases == ["finetune"])
-    #expect(r.steps == 2 * 2)
+    #expect(r.steps == 2 * 13)
     #expect(r.pretrainLoss == 0)
 }
 
@@ -89,4 +90,78 @@ private func run(_ c: HierarchyConfig, threads: Int) throws -> [UInt64] {
         #expect(f.easyAccuracy > 0.9 && c.easyAccuracy > 0.9)
     }
     print(lines.joined(separator: "\n"))
+}
+
+/// The from-scratch baseline never trains on pretraining labels, so granularity and alignment
+/// change nothing in it: not its size (superclasses * subclasses * width filters), not its bits.
+@Test func theBaselineDoesNotDependOnGranularity() throws {
+    var c = smallConfig(seed: 4)
+    c.pretraining = .none
+    c.granularity = 1
+    let reference = try run(c, threads: 2)
+    for (g, alignment) in [(2, HierarchyConfig.Alignment.aligned), (4, .misaligned), (8, .aligned), (16, .random)] {
+        c.granularity = g
+        c.alignment = alignment
+        #expect(c.filters == 2 * 4 * 4)
+        #expect(try run(c, threads: 2) == reference, "granularity \(g), \(alignment)")
+    }
+    // Its size is its own parameter.
+    c.filterCount = 64
+    #expect(try run(c, threads: 2) != reference)
+}
+
+/// `filters` fixes the network's size across granularities: m = filters / (K g).
+@Test func filtersFixTheNetworkSize() throws {
+    var c = HierarchyConfig()
+    c.filterCount = 256
+    for g in [1, 2, 4, 8, 16, 32] {
+        c.granularity = g
+        #expect(c.problems.isEmpty)
+        #expect(c.filters == 256 && c.filtersPerClass * c.pretrainClasses == 256)
+    }
+    c.filterCount = 100
+    c.granularity = 8
+    #expect(!c.problems.isEmpty)
+}
+
+/// Fine-tuning stops by its convergence rule (the loss has stopped falling) before a generous cap,
+/// and with the rule off it runs every epoch.
+@Test func finetuningStopsWhenItsLossStopsFalling() throws {
+    var c = smallConfig(seed: 6, finetuning: .probe)
+    c.finetuneEpochs = 5000
+    var epochs: [Int] = []
+    let r = try runHierarchyTask(c, threads: 2) { if $0.phase == .finetune { epochs.append($0.epoch) } }
+    #expect(r.finetuneConverged)
+    #expect(r.finetuneEpochsRun > HierarchyConfig.finetunePatience && r.finetuneEpochsRun < 5000)
+    // Curve points: epochs 1-20, every 10th, and the last.
+    #expect(epochs.last == r.finetuneEpochsRun)
+    #expect(epochs.allSatisfy { $0 <= 20 || $0 % 10 == 0 || $0 == r.finetuneEpochsRun })
+    c.finetuneTolerance = 0
+    c.finetuneEpochs = 30
+    let all = try runHierarchyTask(c, threads: 2)
+    #expect(all.finetuneEpochsRun == 30 && !all.finetuneConverged)
+}
+
+/// Full fine-tuning moves the filters, the more the higher their rate; a probe does not.
+@Test func fullFinetuningMovesTheFilters() throws {
+    var c = smallConfig(seed: 2)
+    c.finetuneEpochs = 10
+    c.finetuneFilterLearningRate = 1
+    let slow = try runHierarchyTask(c, threads: 2)
+    c.finetuneFilterLearningRate = 30
+    let fast = try runHierarchyTask(c, threads: 2)
+    #expect(slow.filterChange > 0 && fast.filterChange > slow.filterChange)
+    c.finetuning = .probe
+    #expect(try runHierarchyTask(c, threads: 2).filterChange == 0)
+}
+
+/// Coarse-to-fine: fine-tuning on the leaves is scored on leaf labels (K k classes), so it differs
+/// from the coarse run, and both are bit-identical across thread counts.
+@Test func fineFinetuningLabelsAreLeaves() throws {
+    var c = smallConfig(seed: 8, finetuning: .probe)
+    c.finetuneLabels = .fine
+    let fine = try run(c, threads: 1)
+    #expect(try run(c, threads: 3) == fine)
+    c.finetuneLabels = .coarse
+    #expect(try run(c, threads: 1) != fine)
 }
