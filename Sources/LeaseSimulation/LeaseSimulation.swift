@@ -663,7 +663,7 @@ public final class LeaseSimulation {
             }
         case 4:
             // Curve points with an unknown phase or an epoch out of range, on its own leases.
-            if let run = workers[w].running.values.first {
+            if let run = workers[w].running.values.min(by: { $0.index < $1.index }) {
                 let bad = random.chance(0.5)
                     ? CurvePoint(phase: "evil", epoch: 1, metrics: [Metric("value", 0)])
                     : CurvePoint(phase: "train", epoch: random.chance(0.5) ? 0 : 1_000_000, metrics: [Metric("value", 0)])
@@ -765,7 +765,9 @@ private struct SimWorker {
 
     /// Its connection's routing id, `w<index>:<pid>` (set when it starts).
     var peer = PeerID(bytes: [])
-    var held: [LeaseRef] { running.values.map(\.ref) + recent.values.map(\.ref) }
+    var held: [LeaseRef] {
+        running.values.sorted { $0.index < $1.index }.map(\.ref) + recent.values.sorted { $0.index < $1.index }.map(\.ref)
+    }
 }
 
 /// Synthetic tasks: ids from the index (no table even at millions of tasks), and a kind,

@@ -283,6 +283,16 @@ public final class LeaseStateMachine {
         reap(now: now)
     }
 
+    /// A fixed order of peers and of a worker's leases, for every loop whose order reaches the
+    /// outside (messages sent, tasks requeued): a Set's or Dictionary's iteration order differs
+    /// between instances (per-instance hash seeds), and the simulator must replay a seed exactly.
+    static func peerOrder(_ a: PeerID, _ b: PeerID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+
+    private func inTaskOrder(_ ids: Set<TaskID>) -> [TaskID] {
+        if ids.count < 2 { return Array(ids) }
+        return ids.sorted { (leases[$0].map { Int($0.index) } ?? -1) < (leases[$1].map { Int($0.index) } ?? -1) }
+    }
+
     private func expireTimeLimits(now: Double) {
         for id in undated {
             guard let lease = leases[id], !lease.deadlineKnown else { continue }
@@ -292,6 +302,9 @@ public final class LeaseStateMachine {
         undated.removeAll(keepingCapacity: true)
         var expired: [Lease] = []
         for lease in leases.values where lease.deadline.map({ now >= $0 }) ?? false { expired.append(lease) }
+        // Dictionary order differs between instances (per-instance hash seeds): act in task order,
+        // so that a run is a function of its inputs (the simulator replays seeds).
+        expired.sort { $0.index < $1.index }
         for lease in expired {
             counters.timedOutLeases += 1
             send(.cancel(lease.ref), to: lease.worker)
@@ -312,6 +325,7 @@ public final class LeaseStateMachine {
         var dead: [(PeerID, WorkerState)] = []
         for (peer, worker) in workers where now - worker.lastSeen > deadline { dead.append((peer, worker)) }
         guard !dead.isEmpty else { return }
+        dead.sort { Self.peerOrder($0.0, $1.0) }
         let before = workers.count
         recentDeaths.removeAll { now - $0 > deadline }
         let window = recentDeaths.count + dead.count
@@ -331,7 +345,7 @@ public final class LeaseStateMachine {
                 ])
             }
             var evidence: [(Int32, Bool)] = []
-            for id in worker.leases {
+            for id in inTaskOrder(worker.leases) {
                 guard let lease = leases[id] else { continue }
                 // Only a lease the worker confirmed running says something about the task.
                 let isEvidence = !mass && lease.confirmed
@@ -381,7 +395,7 @@ public final class LeaseStateMachine {
     /// Ends the sweep: tells every worker goodbye (`final` when the sweep is finished).
     public func finish(final: Bool, reason: String) {
         let goodbye = Message.goodbye(Goodbye(final: final, reason: reason))
-        for peer in workers.keys { send(goodbye, to: peer) }
+        for peer in workers.keys.sorted(by: Self.peerOrder) { send(goodbye, to: peer) }
     }
 
     // MARK: - Hello, reconcile, goodbye
@@ -403,7 +417,7 @@ public final class LeaseStateMachine {
             // Only leases the new connection lists exactly (attempt and token): a hello that
             // merely names another worker's host and pid takes nothing over.
             let heldRefs = Set(hello.held)
-            for id in previous.leases {
+            for id in inTaskOrder(previous.leases) {
                 if let lease = leases[id], heldRefs.contains(lease.ref) {
                     leases[id]!.worker = peer
                     state.leases.insert(id)
@@ -418,7 +432,7 @@ public final class LeaseStateMachine {
             // The same connection said hello again: its leases are whatever it holds now; the
             // others go back to the queue uncharged (repeating hello cannot quarantine tasks).
             // A lease sent since is not listed yet: it stays unless it is overdue (as in reconcile).
-            for id in old.leases {
+            for id in inTaskOrder(old.leases) {
                 if held.contains(id) || leases[id].map({ !$0.confirmed && now - $0.sentAt <= rules.leaseTimeout }) ?? false {
                     state.leases.insert(id)
                 } else {
@@ -488,7 +502,7 @@ public final class LeaseStateMachine {
         }
         let heldIDs = Set(held.map(\.taskID))
         let worker = workers[peer]!
-        for id in worker.leases {
+        for id in inTaskOrder(worker.leases) {
             guard !heldIDs.contains(id), let lease = leases[id] else { continue }
             // It held the task and no longer does, or never acknowledged it in time: lost.
                 // Only a confirmed lease that vanished says something about the task; one never
@@ -503,7 +517,7 @@ public final class LeaseStateMachine {
     private func farewell(_ peer: PeerID, reason: String) {
         guard let worker = forget(peer) else { return }
         log(.info, "worker left", ["worker": worker.label, "reason": reason, "handed.back": "\(worker.leases.count)"])
-        for id in worker.leases {
+        for id in inTaskOrder(worker.leases) {
             guard let lease = leases[id] else { continue }
             release(lease)
             requeue(lease.index)
@@ -790,7 +804,7 @@ public final class LeaseStateMachine {
     /// Hands out tasks to workers with free slots.
     public func dispatch(now: Double) {
         guard remaining > leases.count, !hungry.isEmpty else { return }
-        for peer in hungry {
+        for peer in hungry.count == 1 ? Array(hungry) : hungry.sorted(by: Self.peerOrder) {
             guard let worker = workers[peer] else { continue }
             var credit = worker.credit
             while credit > 0, let index = nextTask(for: worker.hello.host, now: now) {
