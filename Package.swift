@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "LeasingTests", dependencies: ["Leasing", "LeaseSimulation", "ExperimentAPI", "WireProtocol"],
             swiftSettings: strict),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Results", "ExperimentAPI"], swiftSettings: strict),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Results", "ExperimentAPI", "Experiments"], swiftSettings: strict),
         // Real processes: builds and runs the grainsweep executable.
         .testTarget(
             name: "IntegrationTests", dependencies: ["grainsweep", "Results", "ExperimentAPI", "ZeroMQ", "WireProtocol"],

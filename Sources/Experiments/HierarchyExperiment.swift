@@ -214,6 +214,101 @@ public struct HierarchyExperiment: ExperimentFamily {
         return problems
     }
 
+    /// The report's figures: accuracy after fine-tuning against granularity (hard and easy test
+    /// sets) with the from-scratch baseline, the pretrained network's own hard accuracy, the
+    /// fine-tuned head's weight on fine features, fine- against common-feature alignment, and the
+    /// learning curves (hard accuracy and loss per phase).
+    public var figures: [FigureDeclaration] {
+        let scratch = FigureDeclaration.Reference(
+            parameter: Keys.pretrain.name, value: "none", label: "from scratch (pretrain: none)", lineLabel: "from scratch",
+            ignoring: [Keys.alignment.name, Keys.granularity.name], color: "#888888")
+        // The curves keep the baseline to the panels of its own values (alignment included).
+        let scratchCurves = FigureDeclaration.Reference(
+            parameter: Keys.pretrain.name, value: "none", label: "from scratch (pretrain: none)", lineLabel: "from scratch",
+            color: "#888888", matchesEveryFacet: true)
+        let granularity = FigureDeclaration.XAxis.parameter(Keys.granularity.name, log2: true)
+        let granularityLabel = "label granularity g (classes per superclass, log2)"
+        func accuracyCaption(_ axis: String) -> String {
+            "Mean over seeds with 95% t-intervals (error bars) of the \(axis) after fine-tuning on coarse labels, "
+                + "against the number of pretraining classes per superclass g (g = 1: coarse; g = subclasses: leaf level; larger: "
+                + "finer than the features). One line per rare-feature frequency"
+        }
+        func accuracy(_ metric: String, what: String, axis: String) -> FigureDeclaration {
+            FigureDeclaration(
+                name: "\(metric)_vs_granularity", title: "\(what) accuracy after fine-tuning vs. pretraining label granularity",
+                x: granularity, y: metric, series: Keys.rareFreq.name, otherFacets: true, reference: scratch,
+                caption: "The \(axis) after fine-tuning, against the number of pretraining classes per superclass g (g = 1: coarse; "
+                    + "g = subclasses: leaf level; larger: finer than the features). One line per rare-feature frequency; the "
+                    + "from-scratch baseline (pretrain: none) at that frequency is the line of the same color.",
+                presentation: .init(xLabel: granularityLabel, yLabel: "\(axis) (fraction)", yLimits: 0...1,
+                                    legendTitle: "rare-feature frequency",
+                                    flatSentence: "\(what) accuracy against granularity is not drawn: %metric is %value in all %tasks tasks.",
+                                    xName: "g", panelWidth: 340,
+                                    captionTemplate: accuracyCaption(axis) + "; dashed lines in the same color are the from-scratch baseline "
+                                        + "(pretrain: none) at that frequency, the mean over its seeds (%refn per line), shaded by its 95% "
+                                        + "t-interval where it has two seeds or more.%panels",
+                                    captionWithoutReference: accuracyCaption(axis) + ".%panels"))
+        }
+        var figures = [
+            accuracy("hard_acc", what: "Hard-sample", axis: "hard-sample test accuracy"),
+            accuracy("easy_acc", what: "Easy-sample", axis: "easy-sample test accuracy"),
+            FigureDeclaration(
+                name: "alignment_scatter", title: "Fine-feature vs. common-feature alignment of the learned filters",
+                x: .metric("common_align"), y: "fine_align", series: Keys.granularity.name, reference: scratch,
+                caption: "Alignment is the mean over features v of the largest cosine <w, v>/‖w‖ over the filters w: near 1, "
+                    + "some filter points at the feature. Colors run from coarse (dark) to fine (light) labels.",
+                presentation: .init(xLabel: "common-feature alignment (cosine)", yLabel: "fine-feature alignment (cosine)",
+                                    legendTitle: "granularity g", seriesName: "g", palette: .sequential,
+                                    xName: "common", yName: "fine", panelWidth: 340,
+                                    captionTemplate: "One point per finished task (every seed and setting). Alignment is the mean over "
+                                        + "features v of the largest cosine <w, v>/‖w‖ over the pretrained filters w: near 1, some filter "
+                                        + "points at the feature. Colors run from coarse (dark) to fine (light) labels.")),
+        ]
+        for metric in ["hard_acc", "loss"] {
+            for phase in ["pretrain", "finetune"] {
+                let phaseText = phase == "pretrain" ? "pretraining" : "fine-tuning"
+                let what = metric == "loss" ? "training loss" : "hard-sample accuracy"
+                figures.append(FigureDeclaration(
+                    name: "curves_\(metric)_\(phase)", title: "Learning curves (\(phaseText)): \(what) per epoch",
+                    x: .epoch(phase: phase), y: metric, series: Keys.granularity.name, facets: [Keys.rareFreq.name], otherFacets: true,
+                    reference: scratchCurves,
+                    caption: "The \(metric == "loss" ? "training loss" : "hard-sample test accuracy") after each \(phaseText) epoch, "
+                        + "one line per label granularity, the from-scratch baseline dashed.",
+                    presentation: .init(
+                        xLabel: "\(phaseText) epoch",
+                        yLabel: metric == "loss" ? "mean training loss of the epoch" : "hard-sample test accuracy (fraction)",
+                        yLimits: metric == "loss" ? 0...Double.greatestFiniteMagnitude : 0...1, legendTitle: "granularity g (%n seeds)", seriesName: "g",
+                        flatSentence: "Learning curves (\(phaseText)) of \(what) are not drawn: %metric is %value at every epoch of all %tasks tasks.",
+                        palette: .sequential, panelWidth: 340,
+                        captionTemplate: "Mean over tasks (seeds) of the \(metric == "loss" ? "training loss" : "hard-sample test accuracy") "
+                            + "after each \(phaseText) epoch, one line per label granularity; the shaded band is the 95% t-interval over "
+                            + "seeds at each epoch (%n seeds per point; each point's tooltip gives its own).%panels")))
+            }
+        }
+        figures += [
+            FigureDeclaration(
+                name: "pretrain_hard_acc_vs_granularity",
+                title: "Hard-sample accuracy of the pretrained network itself vs. granularity",
+                x: granularity, y: "pretrain_hard_acc", series: Keys.rareFreq.name, otherFacets: true,
+                only: [Keys.pretrain.name: ["supervised"]],
+                caption: "The pretrained network before fine-tuning, each pretraining class mapped to the superclass most of its "
+                    + "samples belong to. Against the hard-sample accuracy after fine-tuning (first figure), the gap is what "
+                    + "fine-tuning a new head loses of what pretraining learned.",
+                presentation: .init(xLabel: granularityLabel, yLabel: "hard-sample accuracy, pretrained (fraction)", yLimits: 0...1,
+                                    legendTitle: "rare-feature frequency", xName: "g", panelWidth: 340)),
+            FigureDeclaration(
+                name: "head_fine_weight_vs_granularity",
+                title: "The fine-tuned head's weight on fine-feature filters vs. granularity",
+                x: granularity, y: "head_fine_weight", series: Keys.rareFreq.name, otherFacets: true, reference: scratch,
+                caption: "The share of the head's weight (|V| on standardised filter outputs) on filters whose closest feature is a "
+                    + "fine one. Hard samples carry no common feature: a head that weighs only common-feature filters cannot "
+                    + "classify them, whatever the filters learned.",
+                presentation: .init(xLabel: granularityLabel, yLabel: "head weight on fine-feature filters (share)", yLimits: 0...1,
+                                    legendTitle: "rare-feature frequency", xName: "g", panelWidth: 340)),
+        ]
+        return figures
+    }
+
     /// Sustained rate of the kernels on one core, flops per second: the step benchmark measured
     /// about 80 GFLOP/s at the reference shape on one Zen4 core (haswell build); 50 allows for
     /// evaluation's smaller chunks, other shapes and older cores.

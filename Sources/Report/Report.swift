@@ -71,8 +71,8 @@ func finishedTasksText(_ finished: Int, of total: Int?) -> String {
 ///   - generatedAt: the time shown on the page's generated-at line.
 ///   - mode: a one-off page, or a live or final page of `report --watch`.
 ///   - now: the time against which `status.json`'s age is judged.
-///   - figures: the figures the sweep's family declares, looked up by its name (none: the
-///     report's own figures for hierarchy, generic ones for any other family).
+///   - figures: the figures the sweep's family declares, looked up by its name (none: generic
+///     ones, each metric against each varying parameter).
 /// - Returns: the paths written and what the page counted.
 /// - Throws: ``ReportError`` when the directory can't be read or a file can't be written.
 public func writeReport(
@@ -145,10 +145,8 @@ public func renderReport(
     _ data: SweepData, provenance: ReportProvenance, generatedAt: String, mode: PageMode = .snapshot, now: Date = Date(),
     figures: [FigureDeclaration] = []
 ) -> RenderedReport {
-    // The hierarchy family's own figures; the figures a family declares; else its metrics
-    // against its varying parameters.
+    // The figures the family declares; else its metrics against its varying parameters.
     let slots = data.runs.isEmpty ? []
-        : HierarchyFigures.applies(to: data) ? HierarchyFigures(data).all()
         : !figures.isEmpty ? DeclaredFigures(data, figures).all()
         : GenericFigures(data).all()
     let operations = Operations(data).section()

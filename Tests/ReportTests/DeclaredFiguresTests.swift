@@ -74,4 +74,49 @@ import Testing
         let report = renderReport(Self.data(), provenance: ReportProvenance(version: "test"), generatedAt: "now")
         #expect(report.figures.contains { $0.name == "metric_risk_vs_target_samples" })
     }
+
+    /// A declared figure of a metric the sweep does not have (results of an older core) is left
+    /// out without a sentence; one whose tasks are all filtered out gets its sentence.
+    @Test func aMetricTheSweepLacksLeavesItsFigureOut() {
+        let missing = FigureDeclaration(name: "gap", title: "Gap", x: .parameter("target_samples", log2: false), y: "not_measured",
+                                        caption: "Absent.")
+        let report = renderReport(Self.data(), provenance: ReportProvenance(version: "test"), generatedAt: "now",
+                                  figures: Self.declarations + [missing])
+        #expect(!report.figures.contains { $0.name == "gap" })
+        #expect(report.omittedFigures.map(\.name) == ["nothing"])
+    }
+
+    /// Against another metric: one point per task, the reference tasks as triangles.
+    @Test func aMetricAxisDrawsOnePointPerTask() throws {
+        var data = Self.data()
+        for i in data.runs.indices { data.runs[i].metrics["start_risk"] = Double(i) / 100 }
+        data.metricNames.append("start_risk")
+        let scatter = FigureDeclaration(
+            name: "scatter", title: "Risk vs start", x: .metric("start_risk"), y: "risk", series: "difference_in",
+            only: ["model": ["linear"]], reference: .init(parameter: "pretrain", value: "none", label: "from scratch"), caption: "Points.")
+        let report = renderReport(data, provenance: ReportProvenance(version: "test"), generatedAt: "now", figures: [scatter])
+        let svg = try #require(report.figures.first { $0.name == "scatter" }?.svg)
+        // 3 n x 2 placements x 3 seeds pretrained (circles), as many from scratch (triangles).
+        #expect(svg.components(separatedBy: "<title>difference_in ").count - 1 == 18)
+        #expect(svg.components(separatedBy: "<title>from scratch, ").count - 1 == 18)
+        #expect(!svg.contains("<polyline"))
+    }
+
+    /// A reference belongs to a panel by the facets that vary among the reference runs; with
+    /// `matchesEveryFacet`, by every facet.
+    @Test func referencesMatchPanelsAsDeclared() throws {
+        var data = Self.data()
+        // The baseline was run with the linear model only.
+        data.runs.removeAll { $0.parameters["pretrain"] == "none" && $0.parameters["model"] == "relu" }
+        func figure(strict: Bool) throws -> String {
+            let d = FigureDeclaration(
+                name: "f", title: "F", x: .parameter("target_samples", log2: true), y: "risk", series: "difference_in",
+                facets: ["model"], reference: .init(parameter: "pretrain", value: "none", label: "from scratch", matchesEveryFacet: strict),
+                caption: "")
+            return try #require(renderReport(data, provenance: ReportProvenance(version: "test"), generatedAt: "now", figures: [d])
+                .figures.first?.svg)
+        }
+        func dashedLines(_ svg: String) -> Int { svg.components(separatedBy: "data-series=\"from scratch").count - 1 }
+        #expect(dashedLines(try figure(strict: false)) == 2 * dashedLines(try figure(strict: true)))
+    }
 }

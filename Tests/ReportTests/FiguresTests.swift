@@ -8,7 +8,7 @@ import Testing
 
     func page(_ sweep: SyntheticSweep) throws -> RenderedReport {
         let dir = try sweep.write(to: temporaryDirectory())
-        return renderReport(try SweepData.load(directory: dir), provenance: provenance, generatedAt: "now")
+        return renderReport(try SweepData.load(directory: dir), provenance: provenance, generatedAt: "now", figures: hierarchyFigures)
     }
 
     /// The from-scratch baseline is the mean of few seeds: its 95% t-interval is drawn as a band
@@ -50,7 +50,7 @@ import Testing
         // A figure file from an earlier report, when the metric still varied, must go.
         try FileManager.default.createDirectory(atPath: dir + "/figures", withIntermediateDirectories: true)
         try "<svg/>".write(toFile: dir + "/figures/easy_acc_vs_granularity.svg", atomically: true, encoding: .utf8)
-        let written = try writeReport(directory: dir, provenance: provenance, generatedAt: "now")
+        let written = try writeReport(directory: dir, provenance: provenance, generatedAt: "now", figures: catalogFigures)
         let html = try String(contentsOfFile: written.htmlPath, encoding: .utf8)
         #expect(svgOfFigure("easy_acc_vs_granularity", in: html) == nil)
         #expect(html.contains("<p class=\"flat-figure\" id=\"easy_acc_vs_granularity\">Easy-sample accuracy against granularity is not drawn: easy_acc is 1.000 in all 36 tasks.</p>"))
@@ -77,7 +77,7 @@ import Testing
         let dir = try SyntheticSweep().write(to: temporaryDirectory())
         var data = try SweepData.load(directory: dir)
         for i in data.runs.indices { data.runs[i].metrics["easy_acc"] = i == 3 || i == 20 ? 0.999 : 1.0 }
-        let report = renderReport(data, provenance: provenance, generatedAt: "now")
+        let report = renderReport(data, provenance: provenance, generatedAt: "now", figures: hierarchyFigures)
         #expect(report.omittedFigures.map(\.name) == ["easy_acc_vs_granularity"])
         #expect(report.html.contains("easy_acc is 0.999 to 1.000 in all 36 tasks."))
         #expect(svgOfFigure("easy_acc_vs_granularity", in: report.html) == nil)
@@ -88,7 +88,7 @@ import Testing
         let dir = try SyntheticSweep().write(to: temporaryDirectory())
         var data = try SweepData.load(directory: dir)
         data.curves = data.curves.map { var c = $0; c.metrics["loss"] = 0.693; return c }
-        let report = renderReport(data, provenance: provenance, generatedAt: "now")
+        let report = renderReport(data, provenance: provenance, generatedAt: "now", figures: hierarchyFigures)
         #expect(report.omittedFigures.map(\.name) == ["curves_loss_pretrain", "curves_loss_finetune"])
         #expect(report.html.contains("Learning curves (fine-tuning) of training loss are not drawn: loss is 0.693 at every epoch of all 36 tasks."))
         #expect(svgOfFigure("curves_hard_acc_finetune", in: report.html) != nil)
@@ -120,7 +120,7 @@ import Testing
         let header = "task_id,experiment,\(SyntheticSweep.parameters.joined(separator: ",")),seed,attempts,hosts,last_error,quarantined_at\n"
         let row = "00000000000000f1,hierarchy,2,8,4,0.1,0.5,16,64,8,aligned,supervised,probe,7,3,node-a;node-b,boom,2026-11-02T00:00:00Z\n"
         try (header + row).write(toFile: dir + "/failures.csv", atomically: true, encoding: .utf8)
-        let html = renderReport(try SweepData.load(directory: dir), provenance: provenance, generatedAt: "now").html
+        let html = renderReport(try SweepData.load(directory: dir), provenance: provenance, generatedAt: "now", figures: hierarchyFigures).html
         #expect(html.contains("<th>parameters</th><th>seed</th><th>attempts</th>"))
         #expect(html.contains("<td class=\"num\">7</td><td class=\"num\">3</td><td>node-a;node-b</td><td>boom</td>"))
         #expect(!html.contains("seed 7"))  // not also among the parameters

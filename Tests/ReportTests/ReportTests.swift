@@ -6,7 +6,7 @@ import Testing
     let provenance = ReportProvenance(version: "9.9.9", commit: "cafebabe")
 
     func render(_ dir: String) throws -> RenderedReport {
-        renderReport(try SweepData.load(directory: dir), provenance: provenance, generatedAt: "2026-11-28T00:00:00Z")
+        renderReport(try SweepData.load(directory: dir), provenance: provenance, generatedAt: "2026-11-28T00:00:00Z", figures: hierarchyFigures)
     }
 
     /// `mean ± half-width` computed here, independently of the module.
@@ -20,7 +20,7 @@ import Testing
 
     @Test func figuresOfTheHierarchyFamily() throws {
         let dir = try SyntheticSweep().write(to: temporaryDirectory())
-        let written = try writeReport(directory: dir, provenance: provenance, generatedAt: "now")
+        let written = try writeReport(directory: dir, provenance: provenance, generatedAt: "now", figures: catalogFigures)
         #expect(written.htmlPath == dir + "/report.html")
         #expect(written.taskCount == 2 * 5 * 3 + 2 * 3)
         let names = written.figurePaths.map { ($0 as NSString).lastPathComponent }
@@ -106,7 +106,7 @@ import Testing
         let data = try SweepData.load(directory: dir)
         #expect(data.runs.count == 36)
         #expect(data.notes.contains { $0.contains("torn last line") })
-        let html = renderReport(data, provenance: provenance, generatedAt: "now").html
+        let html = renderReport(data, provenance: provenance, generatedAt: "now", figures: hierarchyFigures).html
         #expect(html.contains("torn last line"))
         #expect(svgOfFigure("hard_acc_vs_granularity", in: html) != nil)
     }
@@ -123,7 +123,7 @@ import Testing
         sweep.granularities = []
         sweep.withBaseline = false
         let dir = try sweep.write(to: temporaryDirectory())
-        let written = try writeReport(directory: dir, provenance: provenance, generatedAt: "now")
+        let written = try writeReport(directory: dir, provenance: provenance, generatedAt: "now", figures: catalogFigures)
         #expect(written.taskCount == 0 && written.figurePaths.isEmpty)
         let html = try String(contentsOfFile: written.htmlPath, encoding: .utf8)
         #expect(html.contains("No finished tasks yet"))
@@ -151,7 +151,7 @@ import Testing
         }
         try csv.write(toFile: dir + "/results.csv", atomically: true, encoding: .utf8)
         try "task_id,attempt,phase,epoch,value\n".write(toFile: dir + "/curves.csv", atomically: true, encoding: .utf8)
-        let written = try writeReport(directory: dir, provenance: provenance, generatedAt: "now")
+        let written = try writeReport(directory: dir, provenance: provenance, generatedAt: "now", figures: catalogFigures)
         // A family without figures of its own gets its metric against each varying numeric
         // parameter, then the family-independent operations figures.
         #expect(written.figurePaths.map { ($0 as NSString).lastPathComponent }
@@ -208,10 +208,10 @@ import Testing
 
     @Test func outputIsDeterministic() throws {
         let dir = try SyntheticSweep().write(to: temporaryDirectory())
-        let a = try writeReport(directory: dir, output: dir + "/a.html", provenance: provenance, generatedAt: "same")
+        let a = try writeReport(directory: dir, output: dir + "/a.html", provenance: provenance, generatedAt: "same", figures: catalogFigures)
         let first = try String(contentsOfFile: a.htmlPath, encoding: .utf8)
         let svg = try String(contentsOfFile: a.figurePaths[0], encoding: .utf8)
-        _ = try writeReport(directory: dir, output: dir + "/a.html", provenance: provenance, generatedAt: "same")
+        _ = try writeReport(directory: dir, output: dir + "/a.html", provenance: provenance, generatedAt: "same", figures: catalogFigures)
         #expect(try String(contentsOfFile: a.htmlPath, encoding: .utf8) == first)
         #expect(try String(contentsOfFile: a.figurePaths[0], encoding: .utf8) == svg)
         let other = try render(dir).html
@@ -243,7 +243,7 @@ import Testing
         }
         try csv.write(toFile: dir + "/results.csv", atomically: true, encoding: .utf8)
         try curves.write(toFile: dir + "/curves.csv", atomically: true, encoding: .utf8)
-        let written = try writeReport(directory: dir, provenance: ReportProvenance(version: "t"), generatedAt: "now")
+        let written = try writeReport(directory: dir, provenance: ReportProvenance(version: "t"), generatedAt: "now", figures: catalogFigures)
         let names = written.figurePaths.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
         #expect(names.contains("metric_loss_vs_lr") && names.contains("curves_loss_train"), "\(names)")
         #expect(!names.contains("metric_loss_vs_opt"), "a text parameter makes lines, not an axis")
