@@ -253,7 +253,7 @@ import Testing
         let figure = try String(contentsOfFile: dir + "/figures/metric_loss_vs_lr.svg", encoding: .utf8)
         #expect(figure.contains("opt adam") && figure.contains("opt sgd"))
         // lr 1.0, sgd: loss 1.0, 1.01, 1.02: mean 1.010 over n = 3.
-        #expect(figure.contains("opt sgd, lr 1.0: loss 1.010 ± 0.025 (n=3)"), "\(figure)")
+        #expect(figure.contains("lr 1, opt sgd: 1.010 ± 0.025 (n=3)"), "\(figure)")
         let curve = try String(contentsOfFile: dir + "/figures/curves_loss_train.svg", encoding: .utf8)
         // Epoch 1 pools 2 optimisers × 3 seeds; a superseded attempt's point would make it 12.
         #expect(curve.contains("lr 0.01, epoch 1: 0.270 ± 0.288 (n=6)"), "points of superseded attempts are not drawn: \(curve)")
