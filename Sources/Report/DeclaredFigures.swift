@@ -236,13 +236,14 @@ struct DeclaredFigures {
             if case .parameter(let name, _) = d.x { xParameter = name }
             let grouping = facets + (d.series.map { [$0] } ?? []) + (xParameter.map { [$0] } ?? [])
             var valuesByPoint: [[String]: [String: Set<String>]] = [:]
+            let varying = data.varyingParameters  // computed over every run: once, not per run
             for run in main {
                 let point = grouping.map { run.parameters[$0] ?? "" }
-                for p in data.varyingParameters where !grouping.contains(p) {
+                for p in varying where !grouping.contains(p) {
                     valuesByPoint[point, default: [:]][p, default: []].insert(run.parameters[p] ?? "")
                 }
             }
-            let pooledOver = data.varyingParameters.filter { p in valuesByPoint.values.contains { ($0[p]?.count ?? 0) > 1 } }
+            let pooledOver = varying.filter { p in valuesByPoint.values.contains { ($0[p]?.count ?? 0) > 1 } }
             caption += isEpoch(d)
                 ? " Each point: the mean over seeds (\(n) tasks); the shaded band is the 95% t-interval over seeds"
                 : " Each point: the mean over seeds (\(n) tasks) with its 95% t-interval"
