@@ -59,11 +59,20 @@ for T in 1 2; do
     done
 done
 
-echo "== whole default task (HierarchyConfig defaults, seed 0), $RUNS runs each, interleaved; load $(cut -d' ' -f1-3 /proc/loadavg)"
+# Core version 2 changed the default task (fine-tuning: batch 16, run to convergence). Against an
+# older binary, this one runs version 1's task (V1_TASK): the same work and, for this aligned
+# default, the same bits, so the ratio is speed alone. Without BEFORE it runs today's default.
+V1_TASK="finetune_batch_size=128 finetune_tol=0 finetune_epochs=20"
+echo "== whole default task (HierarchyConfig defaults, seed 0${BEFORE:+; this build with $V1_TASK}), $RUNS runs each, interleaved; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$RUNS"); do
     for T in 1 2; do
-        if [ -n "${BEFORE:-}" ]; then "$BEFORE" task --quiet --threads "$T" | sed 's/^result /before-result /' | tee -a "$OUT"; fi
-        "$BENCH" task --quiet --threads "$T" | tee -a "$OUT"
+        if [ -n "${BEFORE:-}" ]; then
+            "$BEFORE" task --quiet --threads "$T" | sed 's/^result /before-result /' | tee -a "$OUT"
+            # shellcheck disable=SC2086
+            "$BENCH" task --quiet --threads "$T" $V1_TASK | tee -a "$OUT"
+        else
+            "$BENCH" task --quiet --threads "$T" | tee -a "$OUT"
+        fi
     done
 done
 echo "== load at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -55,9 +55,15 @@ func apply(_ assignment: String, to c: inout HierarchyConfig) {
     case "test_samples": c.testSamples = i()
     case "epochs": c.epochs = i()
     case "finetune_epochs": c.finetuneEpochs = i()
+    case "finetune_tol": c.finetuneTolerance = r()
     case "batch_size": c.batchSize = i()
+    case "finetune_batch_size": c.finetuneBatchSize = i()
     case "learning_rate": c.learningRate = r()
     case "finetune_lr": c.finetuneLearningRate = r()
+    case "finetune_filter_lr": c.finetuneFilterLearningRate = r()
+    case "filters": c.filterCount = i()
+    case "finetune_labels": c.finetuneLabels = .init(rawValue: v)!
+    case "finetune_head": c.finetuneHead = .init(rawValue: v)!
     case "init_scale": c.initScale = r()
     case "output_scale": c.outputScale = r()
     case "bias": c.bias = r()
