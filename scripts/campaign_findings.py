@@ -184,14 +184,20 @@ def coarse_to_fine(rows):
 
 def gap(rows):
     print(f"\n## finetune-gap: {len(rows)} tasks (g = 8, aligned)")
-    variant = lambda r: f"{r['finetune']}/{r['finetune_head']}" + (f"/lr {r['finetune_filter_lr']}" if r["finetune"] == "full" else "")
+    def variant(r):
+        v = f"{r['finetune']}/{r['finetune_head']}" + (f"/lr {r['finetune_filter_lr']}" if r["finetune"] == "full" else "")
+        if r.get("finetune_epochs") == "0":
+            v += "/not fine-tuned"
+        if float(r.get("train_hard_frac", "0")) > 0:
+            v += f"/hard {r['train_hard_frac']}"
+        return v
     variants = sorted({variant(r) for r in rows})
     rares = sorted({r["rare_freq"] for r in rows}, key=float)
     for n in sorted({r["finetune_samples"] for r in rows}, key=int):
         table(f"hard_acc with {n} fine-tuning samples, by variant and rare_freq; pretrained network itself in the last row",
               variants + ["pretrained"], rares,
-              lambda v, rf: cell(rows, lambda r: r["finetune_samples"] == n and r["rare_freq"] == rf and r["finetune"] == "probe"
-                                 and r["finetune_head"] == "new", "pretrain_hard_acc") if v == "pretrained"
+              lambda v, rf: cell(rows, lambda r: r["finetune_samples"] == n and r["rare_freq"] == rf and variant(r) == "probe/new",
+                                 "pretrain_hard_acc") if v == "pretrained"
               else cell(rows, lambda r: variant(r) == v and r["finetune_samples"] == n and r["rare_freq"] == rf))
     table("filter_change by variant and fine-tuning samples", [v for v in variants if v.startswith("full")],
           sorted({r["finetune_samples"] for r in rows}, key=int),
