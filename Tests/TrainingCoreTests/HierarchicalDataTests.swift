@@ -178,6 +178,31 @@ func misalignedLabelsStraddleSuperclasses(granularity g: Int) {
     }
 }
 
+/// At g >= k (g = k included) misaligned classes straddle superclasses too (core version 2): each
+/// class is about half one superclass's leaf-part and half the next superclass's, the two leaves
+/// differ, and the labels are not the aligned ones relabelled.
+@Test(arguments: [8, 16, 32])
+func misalignedLabelsStraddleSuperclassesAtAndBelowTheLeaves(granularity g: Int) {
+    let K = 2, k = 8
+    let map = LabelMap(superclasses: K, subclasses: k, granularity: g, alignment: .misaligned, seed: 5)
+    let aligned = LabelMap(superclasses: K, subclasses: k, granularity: g, alignment: .aligned, seed: 5)
+    let rows = labelled(map, n: 16_000)
+    #expect(Set(rows.map(\.label)) == Set(0..<(K * g)))
+    for j in 0..<(K * g) {
+        let members = rows.filter { $0.label == j }
+        let fromFirst = members.filter { $0.y == 0 }.count
+        // Half and half: within 6 standard deviations of a fair coin.
+        let half = Double(members.count) / 2
+        #expect(abs(Double(fromFirst) - half) < 6 * (half / 2).squareRoot() + 1, "class \(j): \(fromFirst) of \(members.count) from superclass 0")
+        #expect(Set(members.map { $0.y * k + $0.c }).count == 2, "class \(j) is made of two leaves")
+    }
+    // Not a relabelling of the aligned classes: some aligned class is split between two misaligned ones.
+    let alignedRows = labelled(aligned, n: 16_000)
+    var pairs: [Int: Set<Int>] = [:]
+    for (a, m) in zip(alignedRows, rows) { pairs[a.label, default: []].insert(m.label) }
+    #expect(pairs.values.contains { $0.count > 1 })
+}
+
 @Test(arguments: [1, 8])
 func randomLabelsIgnoreTheSample(granularity g: Int) {
     let K = 2
