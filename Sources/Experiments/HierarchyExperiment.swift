@@ -78,7 +78,7 @@ public struct HierarchyExperiment: ExperimentFamily {
         // 0: train_samples fixed across granularities. Set it to hold each class's sample count fixed.
         public static let samplesPerClass = ParameterKey<Int>("samples_per_class", 0...1_000_000, default: 0, help: "when > 0, pretraining samples = superclasses * granularity * samples_per_class (replaces train_samples)")
         // 512: a small labelled target set, as in transfer learning.
-        public static let finetuneSamples = ParameterKey<Int>("finetune_samples", 1...10_000_000, default: 512, help: "coarse-labelled fine-tuning samples")
+        public static let finetuneSamples = ParameterKey<Int>("finetune_samples", 1...10_000_000, default: 512, help: "fine-tuning samples (labelled by finetune_labels)")
         // 1000 each: accuracy resolution 0.1%, binomial standard error <= 1.6%.
         public static let testSamples = ParameterKey<Int>("test_samples", 1...10_000_000, default: 1000, help: "samples in each of the easy and the hard test set")
         // 20 epochs (640 steps): pretraining loss has flattened at the defaults.
@@ -103,7 +103,7 @@ public struct HierarchyExperiment: ExperimentFamily {
         // defaults 1 moved the filters by about 2% (filter_change), 10 by about 14% (24% for the
         // baseline), and hard accuracy changed by under 0.03 (README, "Fine-tuning").
         public static let finetuneFilterLr = ParameterKey<Double>(
-            "finetune_filter_lr", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 10, help: "fine-tuning SGD step size of the filters (finetune: full)")
+            "finetune_filter_lr", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 10, help: "fine-tuning SGD step size of the filters (finetune: full); each filter's step is also scaled by its squared RMS output, so it moves in proportion to its size")
         // 0.01: small initialisation, features are learned rather than found at random.
         public static let initScale = ParameterKey<Double>(
             "init_scale", lower: 0, lowerInclusive: false, upper: .infinity, upperInclusive: false, default: 0.01, help: "sigma0 * sqrt(dim): expected norm of an initial filter")
