@@ -80,8 +80,8 @@ struct DeclaredFigures {
         let isReference = { (run: TaskRun) in d.reference.map { run.parameters[$0.parameter] == $0.value } ?? false }
         let main = chosen.filter { !isReference($0) }
         let reference = chosen.filter(isReference)
-        let contributing = (main + reference).filter { !points(d, $0, curves: curves).isEmpty }
-        let all = contributing.flatMap { points(d, $0, curves: curves) }.map(\.1)
+        let pointsOfRuns = (main + reference).map { points(d, $0, curves: curves) }.filter { !$0.isEmpty }
+        let all = pointsOfRuns.flatMap { $0.map(\.1) }
         guard !main.isEmpty, !all.isEmpty else {
             return .omitted(OmittedFigure(name: d.name, sentence: "\(d.title): no finished task of this sweep has what the figure needs (\(d.y) of the selected tasks)."))
         }
@@ -90,7 +90,7 @@ struct DeclaredFigures {
                 ? "\(d.title) is not drawn: %metric is %value at every epoch of all %tasks tasks."
                 : "\(d.title) is not drawn: %metric is %value in all %tasks tasks.")
             let sentence = template.replacingOccurrences(of: "%metric", with: d.y).replacingOccurrences(of: "%value", with: flat)
-                .replacingOccurrences(of: "%tasks", with: String(contributing.count))
+                .replacingOccurrences(of: "%tasks", with: String(pointsOfRuns.count))
             return .omitted(OmittedFigure(name: d.name, sentence: sentence))
         }
         let facets = self.facets(d, main)

@@ -260,6 +260,11 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
         if probe { frozenAlignments = a }
         return a
     }
+    /// The fine-tuned network's easy and hard test accuracies on its targets.
+    func evaluate() {
+        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTargets)
+        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase, pooled: hardCache), hardTargets)
+    }
     // Convergence: stop after epoch e when none of the last `patience` epochs' losses is below
     // (1 - tolerance) times the lowest loss before them (a relative rule: on separable data the
     // loss falls towards 0 like 1/t while the head's direction, and the hard accuracy, still move).
@@ -283,8 +288,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
         // Curve points (and the test-set evaluations they need): epochs 1-20, every 10th, the last.
         let last = finetuneConverged || epoch == config.finetuneEpochs
         if epoch <= 20 || epoch % 10 == 0 || last {
-            easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTargets)
-            hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase, pooled: hardCache), hardTargets)
+            evaluate()
             let (common, fine) = alignments()
             onEpoch(HierarchyEpoch(
                 phase: .finetune, epoch: epoch, loss: r.loss, trainAccuracy: r.accuracy,
@@ -293,10 +297,7 @@ public func runHierarchyTask(_ config: HierarchyConfig, pool: ComputePool, shoul
         }
         if finetuneConverged { break }
     }
-    if config.finetuneEpochs == 0 {
-        easyAccuracy = accuracy(engine.predict(easyTest, phase: finetunePhase, pooled: easyCache), easyTargets)
-        hardAccuracy = accuracy(engine.predict(hardTest, phase: finetunePhase, pooled: hardCache), hardTargets)
-    }
+    if config.finetuneEpochs == 0 { evaluate() }
     if config.finetuning == .full {
         let after = engine.filterMatrix()
         var moved = 0.0, before = 0.0
